@@ -1,0 +1,29 @@
+"""Shared fixtures. The benchmark data folder is found beside the repository (CI and developer
+machines keep it at ../shared/data) or through GTPO_TEST_DATA; tests that need it skip without it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _find_shared_data() -> Path | None:
+    env = os.environ.get("GTPO_TEST_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared" / "data")
+    for path in candidates:
+        if (path / "gsm8k").is_dir():
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = _find_shared_data()
+    if path is None:
+        pytest.skip("benchmark data not found: set GTPO_TEST_DATA to the folder holding gsm8k/, math/, ...")
+    return path
