@@ -1,0 +1,187 @@
+"""Sampling metrics: the unbiased pass@k estimator and majority-vote accuracy maj@k.
+
+pass@k (Chen et al. 2021, "Evaluating Large Language Models Trained on Code"): with n samples of
+which c are correct, the probability that at least one of k samples drawn without replacement is
+correct is
+
+    pass@k = 1 - C(n - c, k) / C(n, k) = 1 - prod_{i = n - c + 1}^{n} (1 - k / i)
+
+The product form is used: every factor lies in [0, 1], so it neither overflows (C(1024, 512) has
+307 digits) nor cancels, and it is exact to a few ulps for any n. It equals 1 when n - c < k.
+
+maj@k: draw k of the n samples, let them vote with their final answers, and score the winning
+answer. Answers are grouped by mathematical equivalence (`gtpo.rewards.answer_matches`), not by
+string equality, so "0.5" and "\\frac{1}{2}" vote together. Samples without an answer (None: not
+extracted, or not gradable) abstain; they never win a vote. The estimator is the expectation over
+uniformly random k-subsets of the n samples:
+
+- exact when C(n, k) <= `num_subsets` (all subsets enumerated; in particular k == n and k == 1);
+- otherwise the mean over `num_subsets` subsets drawn with a seeded generator (`seed`), so the
+  value is reproducible; its standard error is at most 0.5 / sqrt(num_subsets).
+
+Ties: when several answer groups share the top vote count, the vote is scored as the expected
+correctness of a uniformly random pick among them (e.g. a tie between one correct and one wrong
+answer scores 0.5). A subset in which every sample abstains scores 0.
+
+Cost: the n answers of a problem are clustered once (`cluster_answers`: a normalised-string
+comparison first, `answer_matches` against one representative per cluster only when that fails,
+so O(n * clusters) equivalence checks); every vote after that is integer counting.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["pass_at_k", "cluster_answers", "majority_vote_accuracy", "maj_at_k", "normalize_answer"]
+
+MatchFn = Callable[[str, str], bool]
+
+
+def _check_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k estimate from `n` samples of which `c` are correct (see module docstring).
+
+    Raises ValueError for negative values, c > n, k == 0 or k > n (pass@k needs at least k samples).
+    """
+    n, c, k = _check_int("n", n), _check_int("c", c), _check_int("k", k)
+    if c > n:
+        raise ValueError(f"c (correct samples) = {c} exceeds n (samples) = {n}")
+    if k == 0:
+        raise ValueError("k must be >= 1")
+    if k > n:
+        raise ValueError(f"k = {k} exceeds n = {n}: pass@k needs at least k samples per problem; raise n")
+    if n - c < k:
+        return 1.0
+    prod = 1.0
+    for i in range(n - c + 1, n + 1):
+        prod *= 1.0 - k / i
+    return 1.0 - prod
+
+
+_LATEX_NOISE = re.compile(r"\\[,;:! ]|\\left|\\right|\$|\s")
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+
+
+def normalize_answer(answer: str) -> str:
+    """Cheap canonical form for the first-pass grouping: drops whitespace, `$`, LaTeX spacing and
+    \\left/\\right, thousands separators ("1,000" -> "1000"), a trailing period, and \\text{...} /
+    \\boxed{...} wrappers around the whole answer. Equal normal forms are treated as equivalent
+    without calling the (slow) math checker; unequal ones go to the checker."""
+    s = _LATEX_NOISE.sub("", answer)
+    s = s.rstrip(".")
+    if _THOUSANDS.fullmatch(s):  # only a whole number: "(1,234)" is a pair, not 1234
+        s = s.replace(",", "")
+    for wrapper in ("\\boxed{", "\\text{", "\\mathrm{"):
+        if s.startswith(wrapper) and s.endswith("}"):
+            s = s[len(wrapper) : -1]
+    return s
+
+
+def _default_matches() -> MatchFn:
+    from gtpo.rewards import answer_matches
+
+    return answer_matches
+
+
+def cluster_answers(answers: Sequence[str | None], *, matches: MatchFn | None = None) -> list[int | None]:
+    """Label each answer with the index of its equivalence cluster (None stays None: abstains).
+
+    Cluster ids are assigned in order of first appearance (0, 1, ...). An answer joins the first
+    cluster whose representative (its first member) has the same `normalize_answer` form or
+    satisfies `matches(answer, representative)`; otherwise it opens a new cluster. `matches`
+    defaults to `gtpo.rewards.answer_matches`. Empty/blank answers abstain.
+    """
+    match = matches or _default_matches()
+    labels: list[int | None] = []
+    reps: list[str] = []
+    norms: dict[str, int] = {}
+    for answer in answers:
+        if answer is None or not answer.strip():
+            labels.append(None)
+            continue
+        norm = normalize_answer(answer)
+        label = norms.get(norm)
+        if label is None:
+            label = next((j for j, rep in enumerate(reps) if match(answer, rep)), None)
+            if label is None:
+                label = len(reps)
+                reps.append(answer)
+            norms[norm] = label
+        labels.append(label)
+    return labels
+
+
+def majority_vote_accuracy(
+    labels: Sequence[int | None],
+    cluster_correct: Sequence[bool],
+    k: int,
+    *,
+    num_subsets: int = 1000,
+    seed: int = 0,
+) -> float:
+    """maj@k from cluster labels: `labels[i]` is sample i's cluster (None abstains) and
+    `cluster_correct[j]` says whether cluster j's answer is right. Estimator and ties: see the
+    module docstring."""
+    n = len(labels)
+    k = _check_int("k", k)
+    if k == 0 or k > n:
+        raise ValueError(f"k = {k} must be in 1..n = {n}: maj@k needs at least k samples per problem")
+    if num_subsets < 1:
+        raise ValueError(f"num_subsets must be >= 1, got {num_subsets}")
+    num_clusters = len(cluster_correct)
+    lab = np.array([num_clusters if x is None else x for x in labels], dtype=np.int64)  # (n,)
+    if lab.size and lab.max() > num_clusters:
+        raise ValueError(f"a label exceeds the {num_clusters} clusters given in cluster_correct")
+    if num_clusters == 0:
+        return 0.0
+    if math.comb(n, k) <= num_subsets:
+        subsets = np.array(list(itertools.combinations(range(n), k)), dtype=np.int64)  # (S, k)
+    else:
+        rng = np.random.default_rng(seed)
+        subsets = np.argsort(rng.random((num_subsets, n)), axis=1)[:, :k]  # (S, k) uniform k-subsets
+    votes = lab[subsets]  # (S, k) cluster ids, num_clusters = abstain
+    # Per-subset vote counts via one bincount over offset ids; the abstain column is dropped.
+    width = num_clusters + 1
+    offsets = np.arange(len(subsets))[:, None] * width  # (S, 1)
+    counts = np.bincount((votes + offsets).ravel(), minlength=len(subsets) * width)
+    counts = counts.reshape(len(subsets), width)[:, :num_clusters]  # (S, C)
+    top = counts.max(axis=1, keepdims=True)  # (S, 1)
+    tied = (counts == top) & (top > 0)  # (S, C) clusters sharing the top count
+    correct = np.asarray(cluster_correct, dtype=bool)[None, :]  # (1, C)
+    n_tied = tied.sum(axis=1)  # (S,)
+    score = np.where(n_tied > 0, (tied & correct).sum(axis=1) / np.maximum(n_tied, 1), 0.0)
+    return float(score.mean())
+
+
+def maj_at_k(
+    answers: Sequence[str | None],
+    reference: str,
+    k: int,
+    *,
+    num_subsets: int = 1000,
+    seed: int = 0,
+    matches: MatchFn | None = None,
+) -> float:
+    """maj@k of one problem's sampled `answers` against `reference` (module docstring: estimator,
+    ties, abstentions). A cluster is correct when `matches(representative, reference)`; `matches`
+    defaults to `gtpo.rewards.answer_matches`."""
+    match = matches or _default_matches()
+    labels = cluster_answers(answers, matches=match)
+    reps: dict[int, str] = {}
+    for answer, label in zip(answers, labels, strict=True):
+        if label is not None and label not in reps:
+            reps[label] = answer  # type: ignore[assignment]
+    cluster_correct = [bool(match(reps[j], reference)) for j in range(len(reps))]
+    return majority_vote_accuracy(labels, cluster_correct, k, num_subsets=num_subsets, seed=seed)
