@@ -27,3 +27,11 @@ def shared_data() -> Path:
     if path is None:
         pytest.skip("benchmark data not found: set GTPO_TEST_DATA to the folder holding gsm8k/, math/, ...")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tokenizer + randomly initialised tiny Qwen2 model folder (`gtpo.tiny`), built once per session."""
+    from gtpo.tiny import make_tiny_checkpoint
+
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "model", seed=0)

@@ -1,0 +1,105 @@
+"""gtpo.tasks.arith: seedable GSM8K-style problems, disjoint splits, canonical solutions."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from gtpo.tasks import arith
+from gtpo.tasks.arith import ArithConfig, build_dataset, reference_completion
+from gtpo.tasks.prompts import SYSTEM_PROMPT
+
+SOLUTION_RE = re.compile(r"<reasoning>\n((?:.+\n)+)</reasoning>\n<answer>\n(\d+)\n</answer>")
+
+
+def _check_equations(solution: str, answer: str) -> None:
+    match = SOLUTION_RE.fullmatch(solution)
+    assert match, solution
+    value = None
+    for line in match.group(1).strip().split("\n"):
+        a, op, b, eq, c = line.split()
+        assert eq == "="
+        if value is not None:
+            assert int(a) == value  # each step continues from the previous result
+        expected = {"+": int(a) + int(b), "-": int(a) - int(b), "x": int(a) * int(b)}[op]
+        assert int(c) == expected >= 0
+        value = int(c)
+    assert str(value) == match.group(2) == answer
+
+
+def test_columns_prompt_and_solution_are_consistent():
+    ds = build_dataset("train", n=200, seed=3)
+    assert ds.column_names == ["prompt", "answer", "id", "solution"]
+    assert len(set(ds["id"])) == 200
+    for row in ds:
+        assert [m["role"] for m in row["prompt"]] == ["system", "user"]
+        assert row["prompt"][0]["content"] == SYSTEM_PROMPT
+        assert row["prompt"][1]["content"].endswith("have now?")
+        assert reference_completion(row) == row["solution"]
+        _check_equations(row["solution"], row["answer"])
+
+
+def test_seeded_and_reproducible():
+    a = build_dataset("test", n=50, seed=1)
+    assert a.to_list() == build_dataset("test", n=50, seed=1).to_list()
+    assert a["prompt"] != build_dataset("test", n=50, seed=2)["prompt"]
+
+
+def test_train_and_test_do_not_overlap():
+    config = ArithConfig(max_operand=9, min_steps=1, max_steps=2)
+    train = build_dataset("train", n=3000, seed=0, config=config)
+    test = build_dataset("test", n=300, seed=0, config=config)
+    train_questions = {row[1]["content"] for row in train["prompt"]}
+    test_questions = {row[1]["content"] for row in test["prompt"]}
+    assert not train_questions & test_questions
+
+    # Stronger: no arithmetic chain of a test problem appears in training.
+    def chains(ds):
+        return {SOLUTION_RE.fullmatch(s).group(1) for s in ds["solution"]}
+
+    assert not chains(train) & chains(test)
+    assert len(chains(test)) > 20
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ArithConfig(max_operand=5, min_steps=1, max_steps=1, ops="+"),
+        ArithConfig(max_operand=20, min_steps=3, max_steps=3, ops="+-*"),
+    ],
+)
+def test_difficulty_knobs(config):
+    ds = build_dataset("train", n=100, config=config)
+    for row in ds:
+        lines = SOLUTION_RE.fullmatch(row["solution"]).group(1).strip().split("\n")
+        assert config.min_steps <= len(lines) <= config.max_steps
+        for line in lines:
+            a, op, b, _, c = line.split()
+            assert op.replace("x", "*") in config.ops
+            assert config.min_operand <= int(b) <= config.max_operand
+            assert 0 <= int(c) <= config.max_value
+        _check_equations(row["solution"], row["answer"])
+
+
+def test_default_sizes_and_bad_input():
+    config = ArithConfig(train_size=7, test_size=3)
+    assert len(build_dataset("train", config=config)) == 7
+    assert len(build_dataset("test", config=config)) == 3
+    with pytest.raises(ValueError, match="split"):
+        build_dataset("validation", n=1)
+    with pytest.raises(ValueError, match="ops"):
+        ArithConfig(ops="/")
+    with pytest.raises(ValueError, match="min_steps"):
+        ArithConfig(min_steps=3, max_steps=2)
+    with pytest.raises(KeyError, match="solution"):
+        reference_completion({"answer": "1"})
+
+
+def test_generate_problem_stays_in_range_over_seeds():
+    config = ArithConfig(max_operand=9, max_steps=3, ops="+-*", max_value=30)
+    for seed in range(20):
+        problem = arith.generate_problem(random.Random(seed), config)
+        assert 0 <= problem.answer <= 30
+        _check_equations(problem.solution, str(problem.answer))
