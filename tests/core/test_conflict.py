@@ -1,0 +1,213 @@
+"""conflict_mask / conflict_weights: hand-worked groups, the spec's precise rules, a pure-Python loop
+reference over hundreds of random seeds, and input errors."""
+
+import random
+
+import pytest
+import torch
+
+from gtpo.core import conflict_mask, conflict_weights
+
+PAD = 2  # the pad id equals the EOS id (2) in these hand examples
+
+
+def _t(rows):
+    return torch.tensor(rows)
+
+
+def test_hand_worked_group():
+    # one group of G=4; EOS = pad = 2
+    #   r0 A=+1   [5, 6, 7, 2]      length 4
+    #   r1 A=-1   [5, 8, 2, pad]    length 3
+    #   r2 A=+.5  [5, 6, 9, 2]      length 4
+    #   r3 A=-.5  [1, 2, pad, pad]  length 2
+    # forward t=0: 5 stands in r0,r2 (pos) and r1 (neg) -> conflict for r0,r1,r2; r3's 1 matches nobody
+    # forward t=1: 6 (pos only), 8 and 2 (neg only) -> none; t=2: 7, 2, 9 -> none
+    # forward t=3: r0,r2 have 2 but r1/r3 are padding there (pad never matches) -> none
+    # backward s=0 (last valid token): 2 in every row -> conflict for all four rows
+    # backward s=1: 7, 8, 9, 1 -> none (so the suffix run is one token long)
+    ids = _t([[5, 6, 7, 2], [5, 8, 2, PAD], [5, 6, 9, 2], [1, 2, PAD, PAD]])
+    mask = _t([[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 0, 0]])
+    adv = torch.tensor([1.0, -1.0, 0.5, -0.5])
+    expected = _t([[1, 0, 0, 1], [1, 0, 1, 0], [1, 0, 0, 1], [0, 1, 0, 0]]).bool()
+    for scope in ("prefix_suffix", "all"):
+        assert torch.equal(conflict_mask(ids, mask, adv, 4, scope=scope), expected)
+    # weights: positive conflict -> 2, negative conflict -> 0, other valid -> 1, padding -> 0
+    weights = conflict_weights(ids, mask, adv, 4)
+    assert weights.dtype == torch.float32
+    assert torch.equal(weights, torch.tensor([[2.0, 1, 1, 2], [0, 1, 0, 0], [2, 1, 1, 2], [1, 0, 0, 0]]))
+
+
+def test_scope_prefix_suffix_versus_all():
+    #   r0 A=+1  [5, 6, 7, 3, 2]   length 5
+    #   r1 A=-1  [5, 9, 7, 2, pad] length 4
+    # forward raw: t=0 (5=5) and t=2 (7=7); t=1 differs, so the leading run is t=0 only
+    # backward raw: s=0 (2=2); s=1: 3 vs 7 differs -> trailing run is the last token only
+    # prefix_suffix: r0 {0, 4}, r1 {0, 3};  all: adds t=2 in both rows
+    ids = _t([[5, 6, 7, 3, 2], [5, 9, 7, 2, PAD]])
+    mask = _t([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
+    adv = torch.tensor([1.0, -1.0])
+    ps = conflict_mask(ids, mask, adv, 2, scope="prefix_suffix")
+    assert torch.equal(ps, _t([[1, 0, 0, 0, 1], [1, 0, 0, 1, 0]]).bool())
+    every = conflict_mask(ids, mask, adv, 2, scope="all")
+    assert torch.equal(every, _t([[1, 0, 1, 0, 1], [1, 0, 1, 1, 0]]).bool())
+    # with positive_weight 3: r0 -> [3, 1, 3, 1, 3], r1 -> [0, 1, 0, 0, 0(pad)]
+    w = conflict_weights(ids, mask, adv, 2, scope="all", positive_weight=3.0)
+    assert torch.equal(w, torch.tensor([[3.0, 1, 3, 1, 3], [0, 1, 0, 0, 0]]))
+
+
+def test_union_not_product():
+    # single-token completions [2] / [2]: the token is inside both the forward and the backward run.
+    # union -> weight w = 2 (the reference code's product would give w*w = 4)
+    w = conflict_weights(_t([[2], [2]]), _t([[1], [1]]), torch.tensor([1.0, -1.0]), 2)
+    assert torch.equal(w, torch.tensor([[2.0], [0.0]]))
+
+
+def test_padding_never_matches_even_when_pad_is_eos():
+    # r0 (A>0) ends with EOS 2 at t=1; r1 (A<0) is [7, 2] -> backward s=0 matches (2=2), forward t=1
+    # also 2=2 -> conflict. r1 padded to length 1 ([7, pad=2]) must NOT match r0's EOS at t=1.
+    ids = _t([[7, 2], [7, 2]])
+    adv = torch.tensor([1.0, -1.0])
+    full = conflict_mask(ids, _t([[1, 1], [1, 1]]), adv, 2)
+    assert torch.equal(full, _t([[1, 1], [1, 1]]).bool())
+    # r1 has length 1: forward t=0 7=7 conflict; t=1 r1 is padding -> r0's t=1 only via backward:
+    # backward s=0: r0 -> 2, r1 -> 7 -> differ; so r0 t=1 is not a conflict
+    padded = conflict_mask(ids, _t([[1, 1], [1, 0]]), adv, 2)
+    assert torch.equal(padded, _t([[1, 0], [1, 0]]).bool())
+
+
+def test_zero_advantage_rows_untouched_and_never_make_conflicts():
+    # r0 A=+1 [4, 5]; r1 A=0 [4, 5]; r2 A=0 [4, 5]. Only r1/r2 share tokens with r0, but they have
+    # A=0: no negative row exists, so no conflicts; all valid weights stay 1 (padding 0)
+    ids = _t([[4, 5], [4, 5], [4, 5]])
+    mask = _t([[1, 1], [1, 1], [1, 0]])
+    adv = torch.tensor([1.0, 0.0, 0.0])
+    assert not conflict_mask(ids, mask, adv, 3).any()
+    assert torch.equal(conflict_weights(ids, mask, adv, 3), torch.tensor([[1.0, 1], [1, 1], [1, 0]]))
+    # add a negative row sharing 4 at t=0: r0 and r3 conflict there; the A=0 rows still keep weight 1
+    ids4 = _t([[4, 5, 0], [4, 5, 0], [4, 5, 0], [4, 9, 8]])
+    mask4 = _t([[1, 1, 0], [1, 1, 0], [1, 1, 0], [1, 1, 1]])
+    w = conflict_weights(ids4, mask4, torch.tensor([1.0, 0.0, 0.0, -1.0]), 4)
+    assert torch.equal(w, torch.tensor([[2.0, 1, 0], [1, 1, 0], [1, 1, 0], [0, 1, 1]]))
+
+
+def test_groups_do_not_mix():
+    # G=2: group 0 = (r0 A>0, r1 A>0), group 1 = (r2 A<0, r3 A<0): the same tokens everywhere but
+    # no group holds both signs -> no conflicts
+    ids = _t([[3, 3], [3, 3], [3, 3], [3, 3]])
+    mask = torch.ones(4, 2, dtype=torch.long)
+    assert not conflict_mask(ids, mask, torch.tensor([1.0, 1.0, -1.0, -1.0]), 2).any()
+    # regrouped as G=4 the four rows form one group with both signs -> everything conflicts
+    assert conflict_mask(ids, mask, torch.tensor([1.0, 1.0, -1.0, -1.0]), 4).all()
+
+
+def test_zero_length_rows_and_huge_token_ids():
+    # ids far beyond any vocabulary (2**40): memory does not depend on the id range
+    big = 2**40
+    ids = torch.tensor([[big, 1], [big, 1], [0, 0]])
+    mask = _t([[1, 1], [1, 1], [0, 0]])
+    w = conflict_weights(ids, mask, torch.tensor([1.0, -1.0, -2.0]), 3)
+    # r0/r1 identical [big, 1] -> both tokens conflict; r2 empty -> all zeros
+    assert torch.equal(w, torch.tensor([[2.0, 2], [0, 0], [0, 0]]))
+
+
+def test_empty_batch_and_bool_mask():
+    out = conflict_mask(torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, 3), torch.zeros(0), 2)
+    assert out.shape == (0, 3)
+    w = conflict_weights(_t([[1], [1]]), torch.tensor([[True], [True]]), torch.tensor([1.0, -1.0]), 2)
+    assert torch.equal(w, torch.tensor([[2.0], [0.0]]))
+
+
+# ---------------------------------------------------------------- loop reference, random seeds
+
+
+def loop_conflicts(ids, mask, adv, group_size, scope):
+    """Slow pure-Python reference, written from the spec's text."""
+    n = len(ids)
+    lengths = [sum(row) for row in mask]  # masks are left-aligned
+    out = [[False] * len(ids[0]) for _ in range(n)]
+    for g0 in range(0, n, group_size):
+        rows = range(g0, g0 + group_size)
+        for i in rows:
+            if adv[i] == 0:
+                continue
+            li = lengths[i]
+            fwd, bwd = [False] * li, [False] * li
+            for t in range(li):
+                tok = ids[i][t]
+                fp = any(adv[j] > 0 and t < lengths[j] and ids[j][t] == tok for j in rows)
+                fn = any(adv[j] < 0 and t < lengths[j] and ids[j][t] == tok for j in rows)
+                fwd[t] = fp and fn
+                s = li - 1 - t
+                bp = any(adv[j] > 0 and s < lengths[j] and ids[j][lengths[j] - 1 - s] == tok for j in rows)
+                bn = any(adv[j] < 0 and s < lengths[j] and ids[j][lengths[j] - 1 - s] == tok for j in rows)
+                bwd[t] = bp and bn
+            if scope == "prefix_suffix":
+                run = [False] * li
+                for t in range(li):  # leading forward run
+                    if not fwd[t]:
+                        break
+                    run[t] = True
+                for t in reversed(range(li)):  # trailing backward run
+                    if not bwd[t]:
+                        break
+                    run[t] = True
+                conf = run
+            else:
+                conf = [f or b for f, b in zip(fwd, bwd)]
+            out[i][:li] = conf
+    return out
+
+
+def random_case(rng: random.Random):
+    group_size = rng.randint(1, 5)
+    n = group_size * rng.randint(1, 3)
+    t = rng.randint(1, 9)
+    vocab = rng.randint(2, 4)  # tiny: conflicts are frequent
+    pad = rng.randrange(vocab)  # the pad id is a real token
+    lengths = [rng.choice([0, t, rng.randint(0, t)]) for _ in range(n)]
+    ids = [[rng.randrange(vocab) if k < length else pad for k in range(t)] for length in lengths]
+    mask = [[1 if k < length else 0 for k in range(t)] for length in lengths]
+    adv = [rng.choice([-1.5, -0.5, 0.0, 0.0, 0.5, 1.0]) for _ in range(n)]
+    return ids, mask, adv, group_size
+
+
+@pytest.mark.parametrize("scope", ["prefix_suffix", "all"])
+def test_matches_loop_reference_over_random_seeds(scope):
+    for seed in range(400):
+        ids, mask, adv, g = random_case(random.Random(seed))
+        got = conflict_mask(torch.tensor(ids), torch.tensor(mask), torch.tensor(adv), g, scope=scope)
+        want = loop_conflicts(ids, mask, adv, g, scope)
+        assert got.tolist() == want, f"seed {seed}: ids={ids} mask={mask} adv={adv} G={g}"
+        weights = conflict_weights(torch.tensor(ids), torch.tensor(mask), torch.tensor(adv), g, scope=scope)
+        for i, row in enumerate(want):
+            for k, conflict in enumerate(row):
+                expected = 0.0 if not mask[i][k] else (1.0 if not conflict else (2.0 if adv[i] > 0 else 0.0))
+                assert weights[i, k].item() == expected, f"seed {seed} row {i} pos {k}"
+
+
+# ---------------------------------------------------------------- input errors
+
+
+@pytest.mark.parametrize(
+    ("ids", "mask", "adv", "g", "kwargs", "match"),
+    [
+        (torch.ones(3, 2, dtype=torch.long), torch.ones(3, 2), torch.ones(3), 2, {}, "multiple of group_size"),
+        (torch.ones(2, 2, dtype=torch.long), torch.ones(2, 3), torch.ones(2), 2, {}, "completion_mask has shape"),
+        (torch.ones(2, 2, dtype=torch.long), torch.ones(2, 2), torch.ones(3), 2, {}, "advantages has shape"),
+        (torch.ones(2, 2), torch.ones(2, 2), torch.ones(2), 2, {}, "integer token ids"),
+        (torch.ones(2, 2, dtype=torch.long), torch.ones(2, 2), torch.ones(2), 2, {"scope": "both"}, "scope must be"),
+        (torch.ones(2, 2, dtype=torch.long), _t([[0, 1], [1, 1]]), torch.ones(2), 2, {}, "left-aligned"),
+        (torch.ones(2, 2, dtype=torch.long), _t([[2, 1], [1, 1]]), torch.ones(2), 2, {}, "only 0 and 1"),
+        (torch.ones(2, dtype=torch.long), torch.ones(2), torch.ones(2), 2, {}, "completion_ids must have 2"),
+        (torch.ones(2, 2, dtype=torch.long), torch.ones(2, 2), torch.ones(2, dtype=torch.long), 2, {}, "floating"),
+    ],
+)
+def test_bad_input(ids, mask, adv, g, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        conflict_weights(ids, mask, adv, g, **kwargs)
+
+
+def test_bad_positive_weight():
+    with pytest.raises(ValueError, match="positive_weight"):
+        conflict_weights(_t([[1], [1]]), _t([[1], [1]]), torch.tensor([1.0, -1.0]), 2, positive_weight=-1.0)
