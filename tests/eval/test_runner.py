@@ -1,0 +1,222 @@
+"""End-to-end evaluation on a tiny local model and a five-problem GSM8K-shaped fixture; resuming;
+scripted completions with hand-computed summary numbers; the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from gtpo.eval import evaluate
+from gtpo.eval import runner as runner_mod
+from gtpo.eval.generate import Completion
+from gtpo.eval.metrics import pass_at_k
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "gsm8k_five.jsonl"
+OPTS = dict(source=str(FIXTURE), n=4, k="1,2,4", max_new_tokens=12, batch_size=3, temperature=1.0, top_p=1.0)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_tiny_model_end_to_end(tiny_model_dir, tmp_path):
+    summary = evaluate(str(tiny_model_dir), "gsm8k", tmp_path, show_progress=False, **OPTS)
+    for name in ("samples.jsonl", "summary.json", "summary.md", "run.json"):
+        assert (tmp_path / name).is_file(), name
+    samples = read_jsonl(tmp_path / "samples.jsonl")
+    assert len(samples) == 5 * 4
+    assert {(r["id"], r["sample"]) for r in samples} == {(f"test-{p}", s) for p in range(5) for s in range(4)}
+    for r in samples:
+        assert set(r) == {"id", "sample", "completion", "answer", "format", "correct", "tokens", "truncated"}
+        assert 1 <= r["tokens"] <= 12 and r["truncated"] == (r["tokens"] == 12 and r["truncated"])
+        assert r["format"] in (0.0, 1.0, 1.5, 2.0, 10.0)
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    (row,) = summary["results"]
+    assert (row["task"], row["problems"], row["n"], row["samples"]) == ("gsm8k", 5, 4, 20)
+    # the summary agrees with samples.jsonl
+    assert row["accuracy"] == pytest.approx(sum(r["correct"] for r in samples) / 20)
+    assert row["format_rate"] == pytest.approx(sum(r["format"] == 10.0 for r in samples) / 20)
+    assert row["mean_tokens"] == pytest.approx(sum(r["tokens"] for r in samples) / 20)
+    for k in (1, 2, 4):
+        per_problem = [sum(r["correct"] for r in samples if r["id"] == f"test-{p}") for p in range(5)]
+        assert row[f"pass@{k}"] == pytest.approx(sum(pass_at_k(4, c, k) for c in per_problem) / 5)
+        assert 0.0 <= row[f"maj@{k}"] <= row["pass@4"] + 1e-12
+    table = (tmp_path / "summary.md").read_text()
+    assert "| gsm8k | 5 | 4 |" in table and "pass@4" in table and "maj@2" in table
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_after_interruption_gives_same_samples_and_summary(tiny_model_dir, tmp_path, monkeypatch):
+    full = evaluate(str(tiny_model_dir), "gsm8k", tmp_path / "full", show_progress=False, **OPTS)
+    reference = read_jsonl(tmp_path / "full" / "samples.jsonl")
+
+    real_generate = runner_mod.HFSampler.generate
+    calls = []
+
+    def failing_generate(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise Interrupt
+        return real_generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(runner_mod.HFSampler, "generate", failing_generate)
+    with pytest.raises(Interrupt):
+        evaluate(str(tiny_model_dir), "gsm8k", tmp_path / "cut", show_progress=False, **OPTS)
+    path = tmp_path / "cut" / "samples.jsonl"
+    assert len(read_jsonl(path)) == 6  # two batches of 3 written
+    with open(path, "a") as fh:  # and a torn line, as if killed while writing
+        fh.write('{"id": "test-1", "sam')
+    monkeypatch.setattr(runner_mod.HFSampler, "generate", real_generate)
+    calls.clear()
+    resumed = evaluate(str(tiny_model_dir), "gsm8k", tmp_path / "cut", show_progress=False, **OPTS)
+    samples = read_jsonl(path)
+    keys = [(r["id"], r["sample"]) for r in samples]
+    assert len(keys) == len(set(keys)) == 20  # no duplicates, nothing missing
+    by_key = {(r["id"], r["sample"]): r for r in reference}
+    assert all(by_key[(r["id"], r["sample"])] == r for r in samples)  # the same completions
+    assert resumed["results"] == full["results"]
+    # a third run generates nothing
+    monkeypatch.setattr(runner_mod.HFSampler, "generate", failing_generate)
+    calls.clear()
+    again = evaluate(str(tiny_model_dir), "gsm8k", tmp_path / "cut", show_progress=False, **OPTS)
+    assert calls == [] and again["results"] == full["results"]
+
+
+def test_resume_refuses_other_sampling_settings(tiny_model_dir, tmp_path):
+    opts = dict(OPTS, n=1, k="1")
+    evaluate(str(tiny_model_dir), "gsm8k", tmp_path, show_progress=False, **opts)
+    with pytest.raises(ValueError, match=r"temperature: 1.0 -> 0.5.*new --output"):
+        evaluate(str(tiny_model_dir), "gsm8k", tmp_path, show_progress=False, **dict(opts, temperature=0.5))
+
+
+# ---------------------------------------------------------------- scripted completions
+
+
+def canonical(answer: str) -> str:
+    return f"<reasoning>\nthink\n</reasoning>\n<answer>\n{answer}\n</answer>"
+
+
+# Fixture answers: 7, 60, 32, 300, 59.
+SCRIPT = [
+    [canonical("7")] * 4,  # c=4
+    [canonical("60"), canonical("6"), canonical("60.0"), "<answer>\n60\n</answer>"],  # c=2 (last: format 1)
+    [canonical("31"), canonical("31"), canonical("32"), canonical("32")],  # c=2, maj@4 tie -> 0.5
+    [canonical("300"), canonical("\\frac{600}{2}"), canonical("299"), canonical("299")],  # c=2, tie
+    ["no tags", "no tags", canonical("59"), canonical("58")],  # c=1, tie 59/58
+]
+
+
+class ScriptedSampler:
+    """Returns SCRIPT[problem][sample]; the runner's prompts are patched to [problem index]."""
+
+    def __init__(self, *args, **kwargs):
+        self.seen: dict[int, int] = {}
+
+    def generate(self, prompts, **kwargs):
+        out = []
+        for (p,) in prompts:
+            s = self.seen.get(p, 0)
+            self.seen[p] = s + 1
+            out.append(Completion(text=SCRIPT[p][s], num_tokens=10, truncated=False))
+        return out
+
+
+def test_scripted_completions_give_hand_computed_summary(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner_mod, "HFSampler", ScriptedSampler)
+    monkeypatch.setattr(runner_mod, "_render_prompts", lambda tok, data: [[p] for p in range(len(data))])
+    opts = dict(OPTS, batch_size=4)
+    (row,) = evaluate(str(tiny_model_dir), "gsm8k", tmp_path, show_progress=False, **opts)["results"]
+    samples = read_jsonl(tmp_path / "samples.jsonl")
+    assert [r["correct"] for r in samples if r["id"] == "test-1"] == [True, False, True, False]
+    assert samples[7]["answer"] == "60" and samples[7]["format"] == 1.0
+    assert row["accuracy"] == pytest.approx(11 / 20)  # c = 4 + 2 + 2 + 2 + 1
+    assert row["format_rate"] == pytest.approx(17 / 20)  # 3 unformatted samples
+    assert row["pass@1"] == pytest.approx(11 / 20)
+    # pass@2 per problem 1 - C(4-c,2)/C(4,2): 1, 5/6, 5/6, 5/6, 1/2 -> mean 0.8
+    assert row["pass@2"] == pytest.approx((1 + 3 * (1 - math.comb(2, 2) / 6) + 0.5) / 5)
+    assert row["pass@4"] == 1.0
+    # maj@4: 7 wins; {60, 60.0} beats 6 (the unformatted 60 abstains); then three 2-2 ties -> 0.5 each
+    assert row["maj@4"] == pytest.approx((1 + 1 + 0.5 + 0.5 + 0.5) / 5)
+    assert row["maj@1"] == pytest.approx(row["accuracy"])
+
+
+# ---------------------------------------------------------------- Python API variants, errors, CLI
+
+
+def test_loaded_model_dataset_and_comparison_table(tiny_model_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from gtpo.tasks import load_task
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    data = load_task("gsm8k", split="test", source=str(FIXTURE), limit=2)
+    summary = evaluate(
+        [model, str(tiny_model_dir)],
+        "fixture",
+        tmp_path,
+        tokenizer=tokenizer,
+        dataset=data,
+        name=["loaded", "from-disk"],
+        n=2,
+        k="1,2",
+        max_new_tokens=6,
+        batch_size=4,
+        show_progress=False,
+    )
+    assert [(r["model"], r["task"], r["problems"]) for r in summary["results"]] == [
+        ("loaded", "fixture", 2),
+        ("from-disk", "fixture", 2),
+    ]
+    for r in summary["results"]:
+        assert len(read_jsonl(tmp_path / r["dir"] / "samples.jsonl")) == 4
+        assert (tmp_path / r["dir"] / "summary.json").is_file()
+    table = (tmp_path / "summary.md").read_text()
+    assert (
+        "| model | task |" in table and "| loaded | fixture |" in table and "| from-disk | fixture |" in table
+    )
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (dict(n=2, k="1,4"), r"every k must be in 1..n = 2 \(bad: \[4\]\)"),
+        (dict(k="1,x"), "comma-separated integers"),
+        (dict(top_p=0.0), "--top_p must be in"),
+        (dict(temperature=-1.0), "--temperature must be >= 0"),
+        (dict(batch_size=0), "--batch_size must be >= 1"),
+    ],
+)
+def test_bad_options_name_the_field(tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate("some/model", "gsm8k", tmp_path, **options)
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        evaluate(str(tmp_path / "nope"), "gsm8k", tmp_path / "out", source=str(FIXTURE))
+
+
+def test_cli_smoke(tiny_model_dir, tmp_path, capsys):
+    from gtpo.cli import main
+
+    argv = ["eval", "--model", str(tiny_model_dir), "--task", "gsm8k", "--source", str(FIXTURE), "--n", "2"]
+    argv += ["--k", "1,2", "--temperature", "0.7", "--top_p", "0.9", "--max_new_tokens", "6"]
+    argv += ["--batch_size", "4", "--seed", "3", "--output", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| gsm8k | 5 | 2 |" in out
+    config = json.loads((tmp_path / "summary.json").read_text())["config"]
+    assert (config["n"], config["k"], config["seed"], config["top_p"]) == (2, "1,2", 3, 0.9)
+    assert len(read_jsonl(tmp_path / "samples.jsonl")) == 10
+    assert (
+        main(["eval", "--model", "x", "--task", "gsm8k", "--n", "2", "--k", "8", "--output", str(tmp_path)])
+        == 2
+    )
+    assert "every k must be in 1..n" in capsys.readouterr().err
