@@ -154,7 +154,7 @@ def loop_conflicts(ids, mask, adv, group_size, scope):
                     run[t] = True
                 conf = run
             else:
-                conf = [f or b for f, b in zip(fwd, bwd)]
+                conf = [f or b for f, b in zip(fwd, bwd, strict=True)]
             out[i][:li] = conf
     return out
 

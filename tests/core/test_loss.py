@@ -176,7 +176,7 @@ def test_empty_completion_gives_no_nan():
     mask = torch.tensor([[1, 1], [0, 0]])
     adv = torch.tensor([1.0, -1.0])
     entropy = torch.tensor([[0.1, 0.1], [NAN, NAN]])
-    for old in (None, torch.full((2, 2), NAN)):
+    for old in (None, torch.tensor([[-0.5, -0.5], [NAN, NAN]])):
         loss, metrics = gtpo_loss(
             logps, adv, mask, mask.float(), entropy, old_logps=old, gamma=0.0, initial_entropy=0.0
         )
