@@ -12,6 +12,7 @@ import pytest
 
 from gtpo.eval.metrics import (
     cluster_answers,
+    vote_clusters,
     maj_at_k,
     majority_vote_accuracy,
     normalize_answer,
@@ -212,14 +213,39 @@ def test_cluster_calls_the_checker_once_per_cluster_at_most():
     assert ("1000", "1,000") not in calls and len(calls) == 0 + 1 + 2 + 3
 
 
+def test_cluster_with_a_batch_checker_makes_one_call_per_new_form():
+    calls = []
+
+    def batch(preds, refs):
+        calls.append(len(preds))
+        return [p == r for p, r in zip(preds, refs, strict=True)]
+
+    labels = cluster_answers(["a", "b", "a", "$b$", "c", None], batch_matches=batch)
+    assert labels == [0, 1, 0, 1, 2, None]
+    assert calls == [1, 2]  # "a": no representatives yet; "b" against 1; "c" against 2 (repeats are free)
+
+
+def test_vote_clusters_anchor_the_right_answers_on_the_reference():
+    # the reference-matching answers form cluster 0 without being compared with each other
+    labels, cluster_correct = vote_clusters(
+        ["60", "6", "60.0", None, "6"], [True, False, True, True, False], matches=strict
+    )
+    assert labels == [0, 1, 0, None, 1]  # None abstains even if flagged correct
+    assert cluster_correct == [True, False]
+    labels, cluster_correct = vote_clusters(["1", "2", "1"], [False, False, False], matches=strict)
+    assert (labels, cluster_correct) == ([0, 1, 0], [False, False])
+    with pytest.raises(ValueError, match="differ in length"):
+        vote_clusters(["1"], [True, False])
+
+
 # ---------------------------------------------------------------- maj@k with the real answer checker
 
 
 def test_maj_groups_equivalent_but_different_strings():
-    if not hasattr(pytest.importorskip("gtpo.rewards"), "answer_matches"):
-        pytest.skip("gtpo.rewards.answer_matches not written yet")
     # string equality would give a three-way tie (2/3); equivalence groups 0.5 with \frac{1}{2}
     assert maj_at_k(["0.5", "\\frac{1}{2}", "3"], "\\frac{1}{2}", 3) == 1.0
     assert maj_at_k(["0.5", "\\frac{1}{2}", "3", "3", "3"], "0.5", 5) == 0.0
     assert maj_at_k(["1,000", "1000", "7"], "1000", 3) == 1.0
     assert cluster_answers(["0.5", "\\frac{1}{2}", "1/2", "2"]) == [0, 0, 0, 1]
+    # symbolic equivalence (math-verify in the grader's worker processes)
+    assert cluster_answers(["3\\sqrt{2}", "\\sqrt{18}", "x+1"]) == [0, 0, 1]

@@ -23,9 +23,15 @@ Ties: when several answer groups share the top vote count, the vote is scored as
 correctness of a uniformly random pick among them (e.g. a tie between one correct and one wrong
 answer scores 0.5). A subset in which every sample abstains scores 0.
 
-Cost: the n answers of a problem are clustered once (`cluster_answers`: a normalised-string
-comparison first, `answer_matches` against one representative per cluster only when that fails,
-so O(n * clusters) equivalence checks); every vote after that is integer counting.
+Grouping (`vote_clusters`): the answers that match the reference form one cluster, the correct
+one (each answer is checked against the reference once: that is its grade). The wrong answers are
+clustered among themselves (`cluster_answers`): an answer joins the first cluster whose
+representative (first member) has the same `normalize_answer` form, or else is equivalent by the
+checker; otherwise it opens a new cluster. With a transitive checker this is the partition into
+equivalence classes; anchoring the correct cluster on the reference keeps it exact when the
+checker's 1e-2 tolerance is not transitive. Cost: O(n * clusters) checks per problem, the cheap
+string comparison first, and with `batch_matches` one batched call per new answer (the runner
+passes the `gtpo.rewards` worker-pool grader); every vote after that is integer counting.
 """
 
 from __future__ import annotations
@@ -37,9 +43,17 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["pass_at_k", "cluster_answers", "majority_vote_accuracy", "maj_at_k", "normalize_answer"]
+__all__ = [
+    "pass_at_k",
+    "cluster_answers",
+    "vote_clusters",
+    "majority_vote_accuracy",
+    "maj_at_k",
+    "normalize_answer",
+]
 
 MatchFn = Callable[[str, str], bool]
+BatchMatchFn = Callable[[Sequence[str], Sequence[str]], Sequence[bool]]
 
 
 def _check_int(name: str, value: object) -> int:
@@ -95,15 +109,30 @@ def _default_matches() -> MatchFn:
     return answer_matches
 
 
-def cluster_answers(answers: Sequence[str | None], *, matches: MatchFn | None = None) -> list[int | None]:
+def cluster_answers(
+    answers: Sequence[str | None],
+    *,
+    matches: MatchFn | None = None,
+    batch_matches: BatchMatchFn | None = None,
+) -> list[int | None]:
     """Label each answer with the index of its equivalence cluster (None stays None: abstains).
 
     Cluster ids are assigned in order of first appearance (0, 1, ...). An answer joins the first
-    cluster whose representative (its first member) has the same `normalize_answer` form or
-    satisfies `matches(answer, representative)`; otherwise it opens a new cluster. `matches`
-    defaults to `gtpo.rewards.answer_matches`. Empty/blank answers abstain.
+    cluster whose representative (its first member) has the same `normalize_answer` form or is
+    equivalent by the checker; otherwise it opens a new cluster. The checker is
+    `batch_matches(preds, refs) -> list[bool]` when given (one call per answer with an unseen
+    normal form, against all representatives), else `matches(pred, ref)` one pair at a time
+    (default `gtpo.rewards.answer_matches`). Empty/blank answers abstain.
     """
-    match = matches or _default_matches()
+    if batch_matches is None:
+        match = matches or _default_matches()
+
+        def batch_matches(preds: Sequence[str], refs: Sequence[str]) -> list[bool]:
+            for i, (pred, ref) in enumerate(zip(preds, refs, strict=True)):
+                if match(pred, ref):  # stop at the first hit
+                    return [False] * i + [True]
+            return [False] * len(preds)
+
     labels: list[int | None] = []
     reps: list[str] = []
     norms: dict[str, int] = {}
@@ -114,13 +143,37 @@ def cluster_answers(answers: Sequence[str | None], *, matches: MatchFn | None = 
         norm = normalize_answer(answer)
         label = norms.get(norm)
         if label is None:
-            label = next((j for j, rep in enumerate(reps) if match(answer, rep)), None)
-            if label is None:
-                label = len(reps)
+            hits = list(batch_matches([answer] * len(reps), reps)) if reps else []
+            label = hits.index(True) if True in hits else len(reps)
+            if label == len(reps):
                 reps.append(answer)
             norms[norm] = label
         labels.append(label)
     return labels
+
+
+def vote_clusters(
+    answers: Sequence[str | None],
+    correct: Sequence[bool],
+    *,
+    matches: MatchFn | None = None,
+    batch_matches: BatchMatchFn | None = None,
+) -> tuple[list[int | None], list[bool]]:
+    """(labels, cluster_correct) for `majority_vote_accuracy`: the voting answers graded correct
+    (`correct[i]`, i.e. matching the reference) form cluster 0; the wrong ones are clustered among
+    themselves by `cluster_answers`. None answers abstain whatever `correct` says."""
+    if len(answers) != len(correct):
+        raise ValueError(f"answers and correct differ in length: {len(answers)} != {len(correct)}")
+    voting = [a is not None and bool(a.strip()) for a in answers]
+    has_right = any(v and c for v, c in zip(voting, correct, strict=True))
+    wrong = [a if v and not c else None for a, v, c in zip(answers, voting, correct, strict=True)]
+    wrong_labels = cluster_answers(wrong, matches=matches, batch_matches=batch_matches)
+    offset = int(has_right)
+    labels: list[int | None] = []
+    for v, c, w in zip(voting, correct, wrong_labels, strict=True):
+        labels.append(None if not v else 0 if c else w + offset)  # type: ignore[operator]
+    num_wrong = max((w for w in wrong_labels if w is not None), default=-1) + 1
+    return labels, [True] * offset + [False] * num_wrong
 
 
 def majority_vote_accuracy(
@@ -174,14 +227,9 @@ def maj_at_k(
     seed: int = 0,
     matches: MatchFn | None = None,
 ) -> float:
-    """maj@k of one problem's sampled `answers` against `reference` (module docstring: estimator,
-    ties, abstentions). A cluster is correct when `matches(representative, reference)`; `matches`
-    defaults to `gtpo.rewards.answer_matches`."""
+    """maj@k of one problem's sampled `answers` against `reference` (module docstring: grouping,
+    estimator, ties, abstentions). `matches` defaults to `gtpo.rewards.answer_matches`."""
     match = matches or _default_matches()
-    labels = cluster_answers(answers, matches=match)
-    reps: dict[int, str] = {}
-    for answer, label in zip(answers, labels, strict=True):
-        if label is not None and label not in reps:
-            reps[label] = answer  # type: ignore[assignment]
-    cluster_correct = [bool(match(reps[j], reference)) for j in range(len(reps))]
+    correct = [a is not None and bool(a.strip()) and bool(match(a, reference)) for a in answers]
+    labels, cluster_correct = vote_clusters(answers, correct, matches=match)
     return majority_vote_accuracy(labels, cluster_correct, k, num_subsets=num_subsets, seed=seed)

@@ -55,7 +55,7 @@ import torch
 from tqdm.auto import tqdm
 
 from gtpo.eval.generate import Completion, HFSampler, VLLMSampler, derive_seed
-from gtpo.eval.metrics import cluster_answers, majority_vote_accuracy, pass_at_k
+from gtpo.eval.metrics import majority_vote_accuracy, pass_at_k, vote_clusters
 
 __all__ = ["EvalConfig", "evaluate", "run", "load_model", "score_samples"]
 
@@ -359,13 +359,15 @@ def _sample_run(
     bar.close()
 
 
-def score_samples(
-    records: list[dict], ids: Sequence[str], config: EvalConfig, *, matches: Any = None
-) -> dict[str, float]:
+def score_samples(records: list[dict], ids: Sequence[str], config: EvalConfig) -> dict[str, Any]:
     """Summary numbers of one run from its sample records (samples >= n are ignored)."""
-    from gtpo.rewards import answer_matches
+    from gtpo.rewards import default_grader
 
-    match = matches or (lambda a, b: answer_matches(a, b, timeout=config.grade_timeout))
+    grader = default_grader()
+
+    def batch_matches(preds: Sequence[str], refs: Sequence[str]) -> list[bool]:
+        return grader.matches(preds, refs, timeout=config.grade_timeout)
+
     by_id: dict[str, dict[int, dict]] = {str(i): {} for i in ids}
     for r in records:
         if r["id"] in by_id and r["sample"] < config.n:
@@ -374,7 +376,7 @@ def score_samples(
     if incomplete:
         raise ValueError(f"{len(incomplete)} problem(s) lack samples (e.g. {incomplete[0]}); rerun to finish")
     flat = [r for got in by_id.values() for r in got.values()]
-    row: dict[str, float] = {
+    row: dict[str, Any] = {
         "problems": len(by_id),
         "n": config.n,
         "samples": len(flat),
@@ -386,18 +388,15 @@ def score_samples(
     for problem, got in enumerate(by_id.values()):
         ordered = [got[s] for s in range(config.n)]
         c = sum(r["correct"] for r in ordered)
-        votes = [r["answer"] if r["format"] == 10.0 else None for r in ordered]
-        labels = cluster_answers(votes, matches=match)
-        cluster_correct: dict[int, bool] = {}
-        for label, r in zip(labels, ordered, strict=True):
-            if label is not None and label not in cluster_correct:
-                cluster_correct[label] = bool(r["correct"])  # its representative's grade
-        correct_list = [cluster_correct[j] for j in range(len(cluster_correct))]
+        votes = [r["answer"] if r["format"] == 10.0 else None for r in ordered]  # others abstain
+        labels, cluster_correct = vote_clusters(
+            votes, [bool(r["correct"]) for r in ordered], batch_matches=batch_matches
+        )
         for k in config.ks:
             pass_sums[k] += pass_at_k(config.n, c, k)
             seed = derive_seed(config.seed, problem, k)
             maj_sums[k] += majority_vote_accuracy(
-                labels, correct_list, k, num_subsets=config.maj_subsets, seed=seed
+                labels, cluster_correct, k, num_subsets=config.maj_subsets, seed=seed
             )
     for k in config.ks:
         row[f"pass@{k}"] = pass_sums[k] / len(by_id)
