@@ -31,6 +31,7 @@ from pathlib import Path
 
 from gtpo.rewards.grading import MAX_ANSWER_CHARS, clean_text, quick_match, symbolic_match
 
+_MAX_START_FAILURES = 3
 STAT_KEYS = ("items", "fast", "symbolic", "timeouts", "errors", "too_long", "restarts")
 
 
@@ -135,7 +136,7 @@ class Grader:
         self._procs: list[subprocess.Popen] = []  # shared with the finalizer (no reference to self)
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._closed = False
+        self._start_failures = 0  # consecutive workers that died before reporting ready
         self._finalizer = weakref.finalize(self, _stop_if_owner, self._procs, self._pid)
 
     # ----------------------------------------------------------------------------------- public
@@ -260,13 +261,16 @@ class Grader:
             messages = worker.read_lines()
         except (OSError, ValueError):
             messages = None
-        if messages is None:  # the process died (crash, memory limit hit hard)
+        if messages is None:  # the process died (crash, memory limit hit hard, killed from outside)
             if worker.state == "starting":
-                self._retire(worker, replace=False)
-                raise RuntimeError(
-                    f"a grader worker exited while starting (`{sys.executable} -m gtpo.rewards.worker`); "
-                    "check that gtpo and math-verify import in that interpreter"
-                )
+                self._start_failures += 1
+                if self._start_failures >= _MAX_START_FAILURES:
+                    self._retire(worker, replace=False)
+                    raise RuntimeError(
+                        f"grader workers exited while starting {self._start_failures} times in a row "
+                        f"(`{sys.executable} -m gtpo.rewards.worker`); check that gtpo and math-verify "
+                        "import in that interpreter"
+                    )
             if worker.state == "busy":
                 self.stats["errors"] += 1
                 outstanding.discard(worker.item)
@@ -278,6 +282,7 @@ class Grader:
                     self._retire(worker, replace=False)
                     raise RuntimeError(f"a grader worker failed to start: {message.get('error')}")
                 worker.state = "idle"
+                self._start_failures = 0
             elif message.get("i") == worker.item:
                 if "error" in message:
                     self.stats["errors"] += 1

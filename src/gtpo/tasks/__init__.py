@@ -1,10 +1,10 @@
 """Math reasoning tasks as `datasets.Dataset`s with the paper's chat prompt.
 
-    load_task(name, split="train", *, source=None, subjects=None, limit=None, seed=0) -> Dataset
-        names: gsm8k, math, math500, aime24, aime25, amc23, arith; columns prompt, answer, id
-        (+ subject, level for math/math500). See gtpo.tasks.loaders for sources and selection.
-    SYSTEM_PROMPT, build_prompt(problem)      gtpo.tasks.prompts
-    gsm8k_reference, boxed_reference, ...     gtpo.tasks.answers (reference final answers)
+load_task(name, split="train", *, source=None, subjects=None, limit=None, seed=0) -> Dataset
+    names: gsm8k, math, math500, aime24, aime25, amc23, arith; columns prompt, answer, id
+    (+ subject, level for math/math500). See gtpo.tasks.loaders for sources and selection.
+SYSTEM_PROMPT, build_prompt(problem)      gtpo.tasks.prompts
+gsm8k_reference, boxed_reference, ...     gtpo.tasks.answers (reference final answers)
 """
 
 from gtpo.tasks.answers import boxed_reference, float_reference, gsm8k_reference, integer_reference

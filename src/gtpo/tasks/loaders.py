@@ -71,21 +71,55 @@ class TaskSpec:
 
 
 TASKS: dict[str, TaskSpec] = {
-    "gsm8k": TaskSpec("gsm8k", ("train", "test"), "openai/gsm8k", ("main",), {"train": "train", "test": "test"},
-                      "question (str), answer (str: worked solution ending in '#### <final answer>')"),
-    "math": TaskSpec("math", ("train", "test"), "EleutherAI/hendrycks_math",
-                     tuple(s.lower().replace(" & ", "_and_").replace(" ", "_") for s in MATH_SUBJECTS),
-                     {"train": "train", "test": "test"},
-                     "problem (str), solution (str with \\boxed{...}), type (subject), level ('Level N'), "
-                     "optional unique_id"),
-    "math500": TaskSpec("math500", ("test",), "HuggingFaceH4/MATH-500", (None,), {"test": "test"},
-                        "problem (str), answer (str), subject (str), level (int), unique_id (str)"),
-    "aime24": TaskSpec("aime24", ("test",), "HuggingFaceH4/aime_2024", (None,), {"test": "train"},
-                       "problem (str), answer (integer or integer string), optional id"),
-    "aime25": TaskSpec("aime25", ("test",), "MathArena/aime_2025", (None,), {"test": "train"},
-                       "problem (str), answer (integer or integer string), optional id"),
-    "amc23": TaskSpec("amc23", ("test",), "math-ai/amc23", (None,), {"test": "test"},
-                      "problem or question (str), answer (number), optional id"),
+    "gsm8k": TaskSpec(
+        "gsm8k",
+        ("train", "test"),
+        "openai/gsm8k",
+        ("main",),
+        {"train": "train", "test": "test"},
+        "question (str), answer (str: worked solution ending in '#### <final answer>')",
+    ),
+    "math": TaskSpec(
+        "math",
+        ("train", "test"),
+        "EleutherAI/hendrycks_math",
+        tuple(s.lower().replace(" & ", "_and_").replace(" ", "_") for s in MATH_SUBJECTS),
+        {"train": "train", "test": "test"},
+        "problem (str), solution (str with \\boxed{...}), type (subject), level ('Level N'), "
+        "optional unique_id",
+    ),
+    "math500": TaskSpec(
+        "math500",
+        ("test",),
+        "HuggingFaceH4/MATH-500",
+        (None,),
+        {"test": "test"},
+        "problem (str), answer (str), subject (str), level (int), unique_id (str)",
+    ),
+    "aime24": TaskSpec(
+        "aime24",
+        ("test",),
+        "HuggingFaceH4/aime_2024",
+        (None,),
+        {"test": "train"},
+        "problem (str), answer (integer or integer string), optional id",
+    ),
+    "aime25": TaskSpec(
+        "aime25",
+        ("test",),
+        "MathArena/aime_2025",
+        (None,),
+        {"test": "train"},
+        "problem (str), answer (integer or integer string), optional id",
+    ),
+    "amc23": TaskSpec(
+        "amc23",
+        ("test",),
+        "math-ai/amc23",
+        (None,),
+        {"test": "test"},
+        "problem or question (str), answer (number), optional id",
+    ),
 }
 TASK_NAMES = (*TASKS, "arith")
 
@@ -139,8 +173,11 @@ def _convert(name: str, split: str, index: int, row: dict[str, Any]) -> dict[str
     """One native row -> {prompt, answer, id[, subject, level]}; raises _RowError."""
     if name == "gsm8k":
         problem = _field(row, "question")
-        return {"prompt": build_prompt(problem), "answer": _answer("answer", gsm8k_reference, _field(row, "answer")),
-                "id": str(row.get("id", f"{split}-{index}"))}
+        return {
+            "prompt": build_prompt(problem),
+            "answer": _answer("answer", gsm8k_reference, _field(row, "answer")),
+            "id": str(row.get("id", f"{split}-{index}")),
+        }
     if name in ("math", "math500"):
         problem = _field(row, "problem")
         if name == "math":
@@ -153,9 +190,13 @@ def _convert(name: str, split: str, index: int, row: dict[str, Any]) -> dict[str
         except ValueError as exc:
             raise _RowError("type", str(exc)) from None
         folder = subject.lower().replace(" & ", "_and_").replace(" ", "_")
-        return {"prompt": build_prompt(problem), "answer": answer,
-                "id": str(row.get("unique_id") or f"{split}/{folder}/{index}"),
-                "subject": subject, "level": _level(row.get("level"))}
+        return {
+            "prompt": build_prompt(problem),
+            "answer": answer,
+            "id": str(row.get("unique_id") or f"{split}/{folder}/{index}"),
+            "subject": subject,
+            "level": _level(row.get("level")),
+        }
     problem = _field(row, "problem", "question", "Problem")
     raw = _field(row, "answer", "Answer")
     convert = float_reference if name == "amc23" else integer_reference
@@ -189,20 +230,30 @@ def _local_file(spec: TaskSpec, path: Path, split: str) -> Path:
             f"no {split}.jsonl for task {spec.name!r} in {path}: looked for "
             f"{' and '.join(str(c) for c in candidates)}. Expected JSONL fields: {spec.fields}"
         )
-    raise TaskSourceError(f"--source {path} does not exist (a JSONL file, a folder, or a hub id 'owner/name')")
+    raise TaskSourceError(
+        f"--source {path} does not exist (a JSONL file, a folder, or a hub id 'owner/name')"
+    )
 
 
 def _looks_like_path(source: str) -> bool:
-    return (source.startswith((".", "/", "~")) or source.endswith((".jsonl", ".json"))
-            or source.count("/") != 1 or os.path.exists(source))
+    return (
+        source.startswith((".", "/", "~"))
+        or source.endswith((".jsonl", ".json"))
+        or source.count("/") != 1
+        or os.path.exists(source)
+    )
 
 
 def _offline_help(spec: TaskSpec, split: str) -> str:
-    return (f"Pass --source PATH (Python: source=PATH) with the native JSONL: a {split}.jsonl file or a folder "
-            f"holding {split}.jsonl or {spec.name}/{split}.jsonl, with fields: {spec.fields}")
+    return (
+        f"Pass --source PATH (Python: source=PATH) with the native JSONL: a {split}.jsonl file or a folder "
+        f"holding {split}.jsonl or {spec.name}/{split}.jsonl, with fields: {spec.fields}"
+    )
 
 
-def _hub_rows(spec: TaskSpec, hub_id: str, split: str, configs: tuple[str | None, ...]) -> list[dict[str, Any]]:
+def _hub_rows(
+    spec: TaskSpec, hub_id: str, split: str, configs: tuple[str | None, ...]
+) -> list[dict[str, Any]]:
     import datasets
 
     hub_split = spec.hub_splits[split]
@@ -212,7 +263,8 @@ def _hub_rows(spec: TaskSpec, hub_id: str, split: str, configs: tuple[str | None
             part = datasets.load_dataset(hub_id, config, split=hub_split)
         except Exception as exc:
             offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or os.environ.get(
-                "HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes")
+                "HF_DATASETS_OFFLINE", ""
+            ).lower() in ("1", "true", "yes")
             why = "HF_HUB_OFFLINE is set" if offline else f"{type(exc).__name__}: {str(exc)[:300]}"
             where = hub_id + (f" (config {config!r})" if config else "") + f", split {hub_split!r}"
             raise TaskSourceError(
@@ -275,11 +327,16 @@ def load_task(
         if wanted is None or example["subject"] in wanted:
             examples.append(example)
     if skipped:
-        warnings.warn(f"{origin}: skipped {len(skipped)} row(s) whose solution has no usable final answer: "
-                      + "; ".join(skipped[:5]), stacklevel=2)
+        warnings.warn(
+            f"{origin}: skipped {len(skipped)} row(s) whose solution has no usable final answer: "
+            + "; ".join(skipped[:5]),
+            stacklevel=2,
+        )
     if not examples:
-        raise TaskSourceError(f"no rows for task {name!r} split {split!r} in {origin}"
-                              + (f" with subjects {sorted(wanted)}" if wanted else ""))
+        raise TaskSourceError(
+            f"no rows for task {name!r} split {split!r} in {origin}"
+            + (f" with subjects {sorted(wanted)}" if wanted else "")
+        )
     if limit is not None:
         order = list(range(len(examples)))
         random.Random(seed).shuffle(order)

@@ -1,0 +1,212 @@
+"""answer_matches truth table, the fast path, and the worker pool's deadlines from any thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from gtpo.rewards import (
+    Grader,
+    answer_matches,
+    correctness_reward,
+    default_grader,
+    normalize_answer,
+    quick_match,
+)
+from gtpo.rewards.grading import parse_rational
+
+EQUIVALENT = [
+    ("0.5", r"\frac12"),
+    ("1,000", "1000"),
+    ("$18", "18"),
+    ("025", "25"),
+    (r"3\sqrt{2}", r"\sqrt{18}"),  # needs math-verify
+    (r"\frac{1}{2}", "0.5"),
+    ("18.00", "18"),
+    (r"\$18", "18"),
+    (r"\boxed{7}", "7"),
+    ("-3", "-3.0"),
+    (r"\dfrac{7}{2}", "3.5"),
+    ("1/3", "0.333"),  # within the spec's 1e-2
+    ("(x+1)^2", "x^2+2x+1"),  # symbolic
+    (r"\left( 3, \frac{\pi}{2} \right)", r"\left( 3, \frac{\pi}{2} \right)"),
+    ("30^\\circ", "30"),
+]
+NOT_EQUIVALENT = [
+    ("5", "50"),
+    ("15", "150"),
+    ("50", "5"),
+    ("0.5", "0.6"),
+    ("-18", "18"),
+    (r"\sqrt{2}", "2"),
+    ("", "0"),
+    ("x+1", "x+2"),
+]
+# A hostile-input deadline: every check below must end well within it, from any thread.
+DEADLINE = 5.0
+HOSTILE = [
+    "10^{10^{10^{10}}}",  # huge power: sympy would try to build the integer
+    "{" * 5000 + "1" + "}" * 5000,  # 5,000 nested braces
+    "9" * 1_000_000,  # a 1 MB string
+    "\ud800\udfff\udc00 broken \x00 unicode \ufffe",  # lone surrogates, NUL, non-character
+    "\\frac{" * 300 + "1" + "}{2}" * 300,  # deep nesting under the length limit
+]
+
+
+@pytest.mark.parametrize("pred, ref", EQUIVALENT)
+def test_equivalent(pred, ref):
+    assert answer_matches(pred, ref)
+
+
+@pytest.mark.parametrize("pred, ref", NOT_EQUIVALENT)
+def test_not_equivalent(pred, ref):
+    assert not answer_matches(pred, ref)
+
+
+def test_fast_path_decides_numbers_without_sympy():
+    # "5" vs "50": both exact rationals, |5 - 50| > 1e-2 -> False without a worker
+    assert quick_match("5", "50") is False
+    assert quick_match("1,000", "1000") is True  # Fraction(1000) == Fraction(1000)
+    assert quick_match("025", "25") is True
+    assert quick_match("0.505", "0.5") is True  # |0.005| <= 0.01, the spec's tolerance
+    assert quick_match("0.52", "0.5") is False  # |0.02| > 0.01
+    assert quick_match(r"3\sqrt{2}", r"\sqrt{18}") is None  # undecided: goes to math-verify
+    assert quick_match("18 dollars", "18") is None  # words are not stripped (conservative)
+    assert parse_rational("-\\frac{1}{2}") == parse_rational("-1/2") == parse_rational("-0.5")
+    assert parse_rational("1/0") is None
+    assert parse_rational("1" * 500) is None  # over the digit cap: no giant rationals
+    assert normalize_answer(r"$\text{18}.$") == "18"
+
+
+def test_correctness_reward():
+    good = "<reasoning>\n9 * 2 = 18\n</reasoning>\n<answer>\n$18\n</answer>"
+    assert correctness_reward(good, "18") == 10.0
+    assert correctness_reward(good, "19") == 0.0
+    # right answer, broken format: 0 (format must be exactly 10)
+    assert correctness_reward("<answer>18</answer>", "18") == 0.0
+    assert correctness_reward(good + " extra", "18") == 0.0
+
+
+def _check_hostile(grader: Grader) -> list[float]:
+    """Seconds taken by each hostile check (each must return False)."""
+    took = []
+    for text in HOSTILE:
+        start = time.monotonic()
+        assert grader.matches([text], ["5"], timeout=DEADLINE) == [False]
+        took.append(time.monotonic() - start)
+    return took
+
+
+def test_hostile_inputs_main_thread():
+    grader = default_grader()
+    too_long = grader.stats["too_long"]
+    took = _check_hostile(grader)
+    assert max(took) < DEADLINE + 1.0, took
+    assert grader.stats["too_long"] >= too_long + 2  # the 5,000 braces and the 1 MB string
+    assert answer_matches("2", "2")  # still healthy afterwards
+
+
+def test_hostile_inputs_worker_thread():
+    results: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            results["took"] = _check_hostile(default_grader())
+            results["ok"] = answer_matches(r"3\sqrt{2}", r"\sqrt{18}")
+            start = time.monotonic()
+            results["reward"] = correctness_reward(
+                "<reasoning>x</reasoning><answer>10^{10^{10^{10}}}</answer>", "5", timeout=DEADLINE
+            )
+            results["reward_took"] = time.monotonic() - start
+        except BaseException as exc:  # surfaced in the main thread below
+            results["error"] = exc
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=len(HOSTILE) * (DEADLINE + 2) + 30)
+    assert not thread.is_alive(), "a hostile check hung in a worker thread"
+    assert "error" not in results, results.get("error")
+    assert max(results["took"]) < DEADLINE + 1.0, results["took"]
+    assert results["ok"] is True
+    assert results["reward"] == 0.0 and results["reward_took"] < DEADLINE + 1.0
+
+
+def test_deadline_kills_and_replaces_worker():
+    # The worker's own signal timeout is >= 1 s, so a 0.3 s deadline forces the parent to kill it.
+    with Grader(num_workers=1, timeout=0.3) as grader:
+        assert grader.matches([r"3\sqrt{2}"], [r"\sqrt{18}"], timeout=DEADLINE) == [True]  # warm
+        start = time.monotonic()
+        assert grader.matches(["10^{10^{10^{10}}}"], ["5"]) == [False]
+        assert time.monotonic() - start < 0.3 + 1.0
+        assert grader.stats["timeouts"] == 1 and grader.stats["restarts"] == 1
+        # the replacement worker answers the next item correctly
+        assert grader.matches(
+            [r"3\sqrt{2}", r"2\sqrt{2}"], [r"\sqrt{18}", r"\sqrt{18}"], timeout=DEADLINE
+        ) == [
+            True,
+            False,
+        ]
+
+
+def test_crashed_worker_counts_error_and_recovers():
+    with Grader(num_workers=1, timeout=DEADLINE) as grader:
+        assert grader.matches([r"\sqrt{4}"], ["2"]) == [True]
+        victim = grader._workers[0].proc
+        timer = threading.Timer(0.3, victim.kill)  # dies mid-check (the check takes ~1 s)
+        timer.start()
+        assert grader.matches(["10^{10^{10^{10}}}"], ["5"]) == [False]
+        timer.join()
+        assert grader.stats["errors"] == 1 and grader.stats["restarts"] == 1
+        assert grader.matches([r"\sqrt{9}"], ["3"]) == [True]  # the replacement works
+        grader._workers[0].proc.kill()  # dies while idle: the next send fails and is retried
+        grader._workers[0].proc.wait()
+        assert grader.matches([r"\sqrt{4}"], ["2"]) == [True]
+        assert grader.stats["restarts"] == 2
+
+
+def test_batch_runs_in_parallel_and_in_order():
+    preds = [r"\sqrt{18}", r"2\sqrt{2}", "x^2+2x+1", "(x+1)(x-1)", "7", "10^{10^{10^{10}}}"]
+    refs = [r"3\sqrt{2}", r"\sqrt{8}", "(x+1)^2", "x^2-1", "7.0", "5"]
+    with Grader(num_workers=2, timeout=DEADLINE) as grader:
+        assert grader.matches(preds, refs) == [True, True, True, True, True, False]
+        assert grader.stats["fast"] == 1 and grader.stats["symbolic"] == 5
+    with pytest.raises(ValueError, match="length"):
+        Grader(num_workers=0).matches(["1"], [])
+
+
+def test_inline_grader_main_thread_only():
+    grader = Grader(num_workers=0, timeout=DEADLINE)
+    assert grader.matches([r"3\sqrt{2}", "5"], [r"\sqrt{18}", "50"]) == [True, False]
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            grader.matches([r"3\sqrt{2}"], [r"\sqrt{18}"])
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert errors and "main thread" in str(errors[0])
+
+
+def test_close_is_idempotent_and_grader_restarts():
+    grader = Grader(num_workers=1, timeout=DEADLINE)
+    assert grader.matches(["x+x"], ["2x"]) == [True]
+    proc = grader._workers[0].proc
+    grader.close()
+    grader.close()
+    assert proc.poll() is not None  # the worker exited
+    assert grader.matches(["x+x"], ["2x"]) == [True]  # starts a fresh worker
+    grader.close()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="num_workers"):
+        Grader(num_workers=-1)
+    with pytest.raises(ValueError, match="timeout"):
+        Grader(timeout=0)
+    assert Grader(num_workers=0).matches([None], ["1"]) == [False]  # type: ignore[list-item]
