@@ -12,11 +12,11 @@ import pytest
 
 from gtpo.eval.metrics import (
     cluster_answers,
-    vote_clusters,
     maj_at_k,
     majority_vote_accuracy,
     normalize_answer,
     pass_at_k,
+    vote_clusters,
 )
 
 

@@ -220,3 +220,30 @@ def test_cli_smoke(tiny_model_dir, tmp_path, capsys):
         == 2
     )
     assert "every k must be in 1..n" in capsys.readouterr().err
+
+
+REC = '{"id": "a", "sample": 0, "correct": true}'
+
+
+@pytest.mark.parametrize(
+    "content,count,repaired",
+    [
+        (REC + "\n" + REC[:10], 1, REC + "\n"),  # torn last line: cut off
+        (REC + "\n" + REC, 2, REC + "\n" + REC + "\n"),  # complete but unterminated: newline added
+        (REC + "\n\n" + REC + "\n", 2, REC + "\n\n" + REC + "\n"),  # blank lines kept
+        (REC[:10], 0, ""),
+        ("", 0, ""),
+    ],
+)
+def test_read_samples_repairs_an_interrupted_tail(tmp_path, content, count, repaired):
+    path = tmp_path / "samples.jsonl"
+    path.write_text(content)
+    assert len(runner_mod.read_samples(path)) == count
+    assert path.read_text() == repaired
+
+
+def test_read_samples_refuses_a_corrupt_middle_line(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    path.write_text(REC[:5] + "\n" + REC + "\n")
+    with pytest.raises(ValueError, match=r"samples.jsonl:1: corrupt line"):
+        runner_mod.read_samples(path)

@@ -81,10 +81,12 @@ class EvalConfig:
     output: str = field(metadata={"help": "output folder; rerunning with the same folder resumes"})
     source: str | None = field(
         default=None,
-        metadata={"help": "local data file/folder for the task (one task only); else its default"},
+        metadata={"help": "local data: a JSONL file (one task) or a folder with <task>/<split>.jsonl"},
     )
     split: str = field(default="test", metadata={"help": "dataset split"})
-    limit: int | None = field(default=None, metadata={"help": "evaluate only the first LIMIT problems"})
+    limit: int | None = field(
+        default=None, metadata={"help": "evaluate LIMIT problems (a seeded sample, see gtpo.tasks.load_task)"}
+    )
     n: int = field(default=1, metadata={"help": "completions sampled per problem"})
     k: str = field(default="1", metadata={"help": "comma-separated k values for pass@k and maj@k, each <= n"})
     temperature: float = field(default=0.6, metadata={"help": "sampling temperature; 0 = greedy"})
@@ -121,8 +123,10 @@ class EvalConfig:
             raise ValueError(
                 f"--name: got {len(self.name)} names for {len(self.model)} models; give one per model"
             )
-        if self.source is not None and len(self.task) != 1:
-            raise ValueError("--source names the data of one task; evaluate several tasks without --source")
+        if self.source is not None and len(self.task) != 1 and not Path(self.source).is_dir():
+            raise ValueError(
+                "--source: several tasks need a folder holding <task>/<split>.jsonl, not one file"
+            )
         for key, low in (("n", 1), ("max_new_tokens", 1), ("batch_size", 1), ("maj_subsets", 1)):
             if getattr(self, key) < low:
                 raise ValueError(f"--{key} must be >= {low}, got {getattr(self, key)}")
@@ -243,26 +247,33 @@ def _render_prompts(tokenizer: Any, dataset: Any) -> list[list[int]]:
 
 
 def read_samples(path: Path) -> list[dict]:
-    """Records of samples.jsonl; a torn last line (interrupted write) is cut off the file."""
+    """Records of samples.jsonl. A torn last line (an interrupted write) is cut off the file, and a
+    complete last line without its newline gets one, so appending stays line-aligned."""
     if not path.exists():
         return []
     raw = path.read_bytes()
-    records, good_end = [], 0
     lines = raw.split(b"\n")
+    records, good_end = [], 0
     for number, line in enumerate(lines, 1):
-        if not line.strip():
-            good_end += len(line) + 1
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            if number == len(lines):  # unterminated last line: an interrupted write
-                break
-            raise ValueError(f"{path}:{number}: corrupt line ({err}); delete the file to start over") from err
-        good_end += len(line) + 1
+        if line.strip():
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or not {"id", "sample", "correct"} <= set(record):
+                    raise ValueError("not a sample record")
+            except ValueError as err:
+                if number == len(lines):  # unterminated last line: an interrupted write
+                    break
+                raise ValueError(
+                    f"{path}:{number}: corrupt line ({err}); delete the file to start over"
+                ) from err
+            records.append(record)
+        good_end += len(line) + (number < len(lines))
     if good_end < len(raw):
         with open(path, "r+b") as fh:
-            fh.truncate(min(good_end, len(raw)))
+            fh.truncate(good_end)
+    elif raw and not raw.endswith(b"\n"):  # last record complete but unterminated
+        with open(path, "ab") as fh:
+            fh.write(b"\n")
     return records
 
 
