@@ -515,9 +515,10 @@ def run(
                 _write_summary(run_dir, config, [row])
             rows.append(row)
         del sampler
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        if isinstance(spec, str):  # free the weights we loaded before loading the next model
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
     return _write_summary(output, config, rows)
 
 
