@@ -45,13 +45,13 @@ def test_bfloat16_input_and_no_grad():
 def test_default_chunk_is_a_small_fraction(monkeypatch):
     # 64 rows of V=50: the default chunk holds ceil(64/16) = 4 rows, 1/16 of the logits
     seen = []
-    real_softmax = torch.softmax
+    real_log_softmax = torch.log_softmax
 
     def spy(x, *args, **kwargs):
         seen.append(x.numel())
-        return real_softmax(x, *args, **kwargs)
+        return real_log_softmax(x, *args, **kwargs)
 
-    monkeypatch.setattr(torch, "softmax", spy)
+    monkeypatch.setattr(torch, "log_softmax", spy)
     logits = torch.randn(8, 8, 50)
     token_entropy(logits)
     assert max(seen) == 4 * 50 and len(seen) == 16

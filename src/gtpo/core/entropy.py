@@ -62,10 +62,10 @@ def token_entropy(
     out = torch.empty(rows, dtype=torch.float32, device=logits.device)  # (M,)
     with torch.no_grad():
         for start in range(0, rows, chunk_size):
-            chunk = flat[start : start + chunk_size].float()  # (C, V), a copy only if upcast
-            probs = torch.softmax(chunk, dim=-1)  # (C, V)
-            torch.special.entr(probs, out=probs)  # -p log p, 0 where p = 0
-            out[start : start + chunk_size] = probs.sum(dim=-1)  # (C,)
+            logp = torch.log_softmax(flat[start : start + chunk_size].float(), dim=-1)  # (C, V)
+            probs = logp.exp()  # (C, V)
+            logp.clamp_(min=torch.finfo(torch.float32).min)  # -inf -> finite, so 0 * log 0 = 0
+            out[start : start + chunk_size] = -probs.mul_(logp).sum(dim=-1)  # (C,)
     return out.view(lead)  # (...)
 
 

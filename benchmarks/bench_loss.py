@@ -1,0 +1,111 @@
+"""Benchmark: the GTPO loss step against the GRPO loss step on identical full-vocabulary logits.
+
+One step = log_softmax over the logits, gather of the sampled tokens' log-probs, then the loss and
+backward to the logits. GTPO additionally runs token_entropy (chunked, no grad) on the same logits and
+conflict_weights on the token ids. Each (method, N, T) runs in a fresh Python subprocess: it builds the
+float32 logits (a leaf with requires_grad) and the inputs, makes one warm-up step, then times
+`--repeats` steps (median). Peak memory is the growth of the process's peak resident set over the
+timed steps: after the warm-up, the gradient is dropped, malloc_trim(0) returns freed heap pages,
+"5" is written to /proc/self/clear_refs to reset VmHWM, and the figure is VmHWM - VmRSS (so the
+logits themselves, allocated before, are not counted; Linux, glibc only).
+
+    python benchmarks/bench_loss.py                           # (N, T) = (4, 512) and (1, 2048), V = 151936
+    python benchmarks/bench_loss.py --cases 16x512 16x2048    # the full sizes (needs ~4x 5 / 20 GB of RAM)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from gtpo.core import conflict_weights, group_advantages, grpo_loss, gtpo_loss, token_entropy
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def worker(args) -> None:
+    torch.set_num_threads(args.threads)
+    n, t, v = args.worker_n, args.worker_t, args.vocab
+    gen = torch.Generator().manual_seed(0)
+    logits = (torch.randn(n, t, v, generator=gen) * 2).requires_grad_(True)  # (N, T, V) float32
+    ids = torch.randint(0, v, (n, t), generator=gen)  # (N, T)
+    ids[:, :4] = torch.tensor([10, 11, 12, 13])  # a shared prefix, so conflicts exist
+    lengths = torch.randint(t // 2, t + 1, (n,), generator=gen)
+    mask = (torch.arange(t).unsqueeze(0) < lengths.unsqueeze(1)).long()  # (N, T)
+    rewards = torch.arange(n, dtype=torch.float32) % 3  # (N,)
+    advantages = group_advantages(rewards, n)  # one group of N
+
+    def step() -> None:
+        logits.grad = None
+        logps = torch.log_softmax(logits, dim=-1).gather(-1, ids.unsqueeze(-1)).squeeze(-1)  # (N, T)
+        if args.worker == "gtpo":
+            entropy = token_entropy(logits)  # (N, T), no grad
+            weights = conflict_weights(ids, mask, advantages, n)  # (N, T)
+            loss, _ = gtpo_loss(logps, advantages, mask, weights, entropy, initial_entropy=100.0)
+        else:
+            loss, _ = grpo_loss(logps, advantages, mask)
+        loss.backward()
+
+    step()  # warm-up
+    logits.grad = None
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # reset VmHWM to the current RSS
+    base = _status_kib("VmRSS")
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    peak = _status_kib("VmHWM") - base
+    print(json.dumps({"time_s": statistics.median(times), "peak_mib": peak / 1024, "logits_mib": logits.numel() * 4 / 2**20}))
+
+
+def measure(method: str, n: int, t: int, args) -> dict:
+    cmd = [sys.executable, __file__, "--worker", method, "--worker-n", str(n), "--worker-t", str(t),
+           "--vocab", str(args.vocab), "--repeats", str(args.repeats), "--threads", str(args.threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", default=["4x512", "1x2048"], help="NxT cases (N completions, one group)")
+    parser.add_argument("--vocab", type=int, default=151_936)
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps per measurement (median)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in each measurement")
+    parser.add_argument("--worker", choices=["gtpo", "grpo"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker-n", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-t", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    print(f"loss step (log_softmax + gather + loss + backward), V={args.vocab} threads={args.threads} "
+          f"repeats={args.repeats}; peak = RSS growth over the timed steps, logits not counted")
+    print(f"{'N':>3} {'T':>5} {'logits MiB':>10} {'GRPO s':>7} {'MiB':>7} {'GTPO s':>7} {'MiB':>7} {'time':>6} {'memory':>7}")
+    for case in args.cases:
+        n, t = (int(x) for x in case.lower().split("x"))
+        grpo = measure("grpo", n, t, args)
+        gtpo = measure("gtpo", n, t, args)
+        print(f"{n:>3} {t:>5} {grpo['logits_mib']:>10.0f} {grpo['time_s']:>7.2f} {grpo['peak_mib']:>7.0f} "
+              f"{gtpo['time_s']:>7.2f} {gtpo['peak_mib']:>7.0f} {gtpo['time_s'] / grpo['time_s']:>5.2f}x "
+              f"{gtpo['peak_mib'] / grpo['peak_mib']:>6.2f}x")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
