@@ -3,7 +3,8 @@ written the way the GTPO authors' code finds conflicts (spec section 2, "Cost no
 
 Both methods compute the same weights (checked on a small case before timing). For each method and
 length T, one fresh Python subprocess builds the inputs, runs one warm-up call, then times `--repeats`
-calls (median reported). Peak memory is the growth of the process's peak resident set during the
+calls (median reported; the bincount method, whose single call takes seconds, is warmed up on a tiny
+input only and timed `--bincount-repeats` times). Peak memory is the growth of the process's peak resident set during the
 timed calls: the peak (VmHWM) is reset by writing "5" to /proc/self/clear_refs after the warm-up,
 and the figure is VmHWM - VmRSS measured just before the timed calls, after malloc_trim(0) has
 returned the warm-up's freed heap pages to the system (Linux, glibc only). tracemalloc does
