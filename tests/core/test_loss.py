@@ -192,6 +192,20 @@ def test_empty_completion_gives_no_nan():
         assert metrics_r["kl"] == 0
 
 
+def test_bfloat16_logps_are_upcast():
+    # bf16 log-probs: the loss is computed in float32 and equals the float32 computation on the same
+    # (rounded) values; the gradient comes back in bf16
+    logps = torch.randn(4, 300).to(torch.bfloat16).requires_grad_(True)
+    mask = torch.ones(4, 300)
+    adv = torch.tensor([1.0, -1.0, 0.5, -0.5])
+    loss, _ = grpo_loss(logps, adv, mask, ref_logps=torch.zeros(4, 300), beta=0.05)
+    loss32, _ = grpo_loss(logps.detach().float(), adv, mask, ref_logps=torch.zeros(4, 300), beta=0.05)
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, loss32)
+    loss.backward()
+    assert logps.grad.dtype == torch.bfloat16 and torch.isfinite(logps.grad.float()).all()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -66,8 +66,11 @@ def _policy_objective(
     divisor: torch.Tensor,  # (N,) per-completion normaliser, >= 1
     penalty: torch.Tensor | None = None,  # (N, T) per-token term subtracted (beta * KL), or None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Shared GTPO/GRPO path. Returns (loss 0-d, per-completion objective (N,), clipped (N, T) bool)."""
-    old = logps.detach() if old_logps is None else old_logps.detach()
+    """Shared GTPO/GRPO path. Returns (loss 0-d, per-completion objective (N,), clipped (N, T) bool).
+    Computed in float32 at least (bfloat16 log-probs are upcast; the gradient flows through the cast)."""
+    dtype = torch.promote_types(logps.dtype, torch.float32)
+    logps = logps.to(dtype)
+    old = logps.detach() if old_logps is None else old_logps.detach().to(dtype)
     log_ratio = torch.where(valid, logps - old, 0.0)  # (N, T); padding masked before exp
     ratio = torch.exp(log_ratio)  # (N, T); 1 on-policy, gradient of logp
     a = token_advantages.unsqueeze(1).to(ratio.dtype)  # (N, 1)
@@ -81,9 +84,9 @@ def _policy_objective(
         clipped = (clipped_term < unclipped) & valid  # (N, T): the clipped branch is active
     per_token = per_token * weights  # (N, T), lambda >= 0 factors out of the min
     if penalty is not None:
-        per_token = per_token - penalty
+        per_token = per_token - penalty.to(dtype)
     per_token = torch.where(valid, per_token, 0.0)  # (N, T)
-    per_completion = per_token.sum(dim=1) / divisor  # (N,)
+    per_completion = per_token.sum(dim=1) / divisor.to(dtype)  # (N,)
     return -per_completion.mean(), per_completion, clipped
 
 
@@ -158,7 +161,7 @@ def gtpo_loss(
     lengths = valid.sum(dim=1).clamp(min=1)  # (N,) |o_i|
     divisor = lengths * conflicts.sum(dim=1).clamp(min=1) if normalize_by_conflicts else lengths  # (N,)
     loss, _, clipped = _policy_objective(
-        logps, old_logps, delta * shaped, weights.detach(), valid, clip_eps, divisor.to(logps.dtype)
+        logps, old_logps, delta * shaped, weights.detach(), valid, clip_eps, divisor
     )
 
     pos_rows = (adv > 0).unsqueeze(1) & valid  # (N, T)
@@ -202,17 +205,18 @@ def grpo_loss(
     if old_logps is not None:
         old_logps = _token_input("old_logps", old_logps, shape)
     beta = check_number("beta", beta, minimum=0.0)
-    lengths = valid.sum(dim=1).clamp(min=1).to(logps.dtype)  # (N,) |o_i|
+    lengths = valid.sum(dim=1).clamp(min=1)  # (N,) |o_i|
     penalty = None
     kl = None
     if beta > 0:
         if ref_logps is None:
             raise ValueError("grpo_loss(beta > 0) needs ref_logps (log-probs of the frozen reference model)")
         ref_logps = _token_input("ref_logps", ref_logps, shape)
-        diff = torch.where(valid, ref_logps.detach() - logps, 0.0)  # (N, T)
+        dtype = torch.promote_types(logps.dtype, torch.float32)
+        diff = torch.where(valid, ref_logps.detach().to(dtype) - logps.to(dtype), 0.0)  # (N, T)
         kl = torch.exp(diff) - diff - 1.0  # (N, T), k3 estimator, >= 0
         penalty = beta * kl
-    weights = valid.to(logps.dtype)  # (N, T) lambda = 1
+    weights = valid.float()  # (N, T) lambda = 1
     loss, _, clipped = _policy_objective(logps, old_logps, adv, weights, valid, clip_eps, lengths, penalty)
     metrics = {"clip_frac": _fraction(clipped, valid)}
     if kl is not None:
