@@ -1,0 +1,200 @@
+"""Configuration dataclasses of the TRL integration.
+
+`GTPOConfig` is TRL's `GRPOConfig` plus the GTPO fields (docs/spec.md sections 1-6). Everything else
+(batching, generation, vLLM, logging, checkpointing) keeps GRPOConfig's meaning. GTPO has its own loss,
+so GRPOConfig options that change the GRPO loss (`loss_type`, `beta`, entropy bonus, top-entropy
+masking, sequence-level importance sampling, asymmetric clipping) are rejected with an error that
+names the field, instead of being silently ignored.
+
+`TaskArguments` is the task section of a `gtpo train` recipe; the model/PEFT section is TRL's own
+`ModelConfig`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from trl import GRPOConfig
+
+CONFLICT_SCOPES = ("prefix_suffix", "all")
+ENTROPY_FILTER_MODES = ("auto", "always", "off", "negative_only")
+GTPO_SCALE_REWARDS = ("group", "none")
+ALGOS = ("gtpo", "grpo")
+REWARD_NAMES = ("format", "correctness")
+
+
+@dataclass
+class GTPOConfig(GRPOConfig):
+    """GRPOConfig plus the GTPO fields; see each field's `help` and docs/training.md."""
+
+    conflict_scope: str = field(
+        default="prefix_suffix",
+        metadata={
+            "help": "Which conflict tokens get the weight: 'prefix_suffix' (reference code: the run of shared "
+            "tokens that starts at the first token, and the run that ends at the last valid token) or 'all' (the "
+            "paper's wording: every position where a positive and a negative completion of the group hold the "
+            "same token, counted from the start or from the end).",
+            "choices": list(CONFLICT_SCOPES),
+        },
+    )
+    positive_weight: float = field(
+        default=2.0,
+        metadata={
+            "help": "Weight w of conflict tokens in completions with positive advantage (conflict tokens of "
+            "negative completions get weight 0, all other tokens 1)."
+        },
+    )
+    entropy_threshold: float = field(
+        default=math.log(2),
+        metadata={
+            "help": "Entropy filter threshold tau (nats): once the policy is confident, completions whose mean "
+            "token entropy exceeds tau are dropped from the update. The paper uses ln 2; the reference code 0.7."
+        },
+    )
+    entropy_gamma: float = field(
+        default=0.1,
+        metadata={"help": "gamma of the entropy-shaped advantage A_i - gamma * <H>_i (0 disables the shaping)."},
+    )
+    entropy_filter: str = field(
+        default="auto",
+        metadata={
+            "help": "Entropy filter mode: 'auto' (the paper: filter only if the initial entropy <H>_ini, "
+            "measured on the first batch, is <= entropy_threshold), 'always' (reference code), 'off', or "
+            "'negative_only' (the paper's OnlyNeg ablation: filter only completions with A_i < 0).",
+            "choices": list(ENTROPY_FILTER_MODES),
+        },
+    )
+    normalize_by_conflicts: bool = field(
+        default=False,
+        metadata={
+            "help": "Reference-code compatibility: also divide each completion's term by its number of conflict "
+            "tokens (clamped to >= 1). Not in the paper's formula."
+        },
+    )
+    loss_type: str = field(
+        default="grpo",
+        metadata={
+            "help": "Loss aggregation. GTPO normalises each completion by its own length (the paper's 1/|o_i|), "
+            "which is TRL's 'grpo'; it is the only value GTPO accepts (the GRPO baselines accept all of TRL's)."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        try:  # maps scale_rewards True/False, derives the generation batch, checks its divisibility
+            super().__post_init__()
+        except ValueError as err:
+            if "divisible by num_generations" not in str(err):
+                raise
+            raise ValueError(
+                f"{err} Fix: choose per_device_train_batch_size x number of processes x steps_per_generation "
+                f"(or generation_batch_size) as a multiple of num_generations={self.num_generations}, so that "
+                "every prompt's group of completions is generated whole."
+            ) from err
+        self._check_gtpo_fields()
+
+    def _check_gtpo_fields(self) -> None:
+        def bad(name: str, why: str, fix: str) -> ValueError:
+            return ValueError(f"GTPOConfig.{name}={getattr(self, name)!r}: {why}; {fix}.")
+
+        if self.conflict_scope not in CONFLICT_SCOPES:
+            raise bad("conflict_scope", "unknown scope", f"use one of {', '.join(CONFLICT_SCOPES)}")
+        if self.entropy_filter not in ENTROPY_FILTER_MODES:
+            raise bad("entropy_filter", "unknown mode", f"use one of {', '.join(ENTROPY_FILTER_MODES)}")
+        if not (isinstance(self.positive_weight, (int, float)) and math.isfinite(self.positive_weight)):
+            raise bad("positive_weight", "must be a finite number", "set e.g. 2.0")
+        if self.positive_weight < 0:
+            raise bad("positive_weight", "a negative weight reverses the update", "use a value >= 0 (default 2.0)")
+        if not math.isfinite(self.entropy_threshold) or self.entropy_threshold <= 0:
+            raise bad("entropy_threshold", "must be a positive number of nats", "use e.g. 0.6931 (ln 2)")
+        if not math.isfinite(self.entropy_gamma) or self.entropy_gamma < 0:
+            raise bad("entropy_gamma", "must be >= 0", "use e.g. 0.1, or 0 to disable the shaping")
+        if self.scale_rewards not in GTPO_SCALE_REWARDS:
+            raise bad(
+                "scale_rewards",
+                "GTPO advantages are group-relative",
+                "use 'group' (divide by the group std, the paper) or 'none' (reference code)",
+            )
+        if self.beta != 0.0:
+            raise bad(
+                "beta",
+                "GTPO has no KL term and loads no reference model",
+                "set beta=0 (or train the KL baseline with --algo grpo)",
+            )
+        if self.loss_type != "grpo":
+            raise bad(
+                "loss_type",
+                "GTPO normalises each completion by its own length",
+                "leave loss_type at 'grpo' (other aggregations are available to --algo grpo)",
+            )
+        if self.multi_objective_aggregation != "sum_then_normalize":
+            raise bad(
+                "multi_objective_aggregation",
+                "GTPO needs group-relative advantages of the summed reward",
+                "use 'sum_then_normalize'",
+            )
+        if self.importance_sampling_level != "token":
+            raise bad("importance_sampling_level", "GTPO clips per token", "use 'token'")
+        if self.epsilon_high is not None and self.epsilon_high != self.epsilon:
+            raise bad("epsilon_high", "GTPO's PPO clip is symmetric", "unset epsilon_high and set epsilon")
+        if self.delta is not None:
+            raise bad("delta", "two-sided clipping is not part of GTPO", "unset delta")
+        if self.top_entropy_quantile < 1.0:
+            raise bad("top_entropy_quantile", "GTPO has its own entropy filter", "leave it at 1.0")
+        if self.entropy_coef != 0.0 or self.use_adaptive_entropy:
+            raise bad("entropy_coef", "GTPO shapes the advantage with entropy_gamma instead of an entropy bonus",
+                      "leave entropy_coef=0 and use_adaptive_entropy=False")
+        if self.off_policy_mask_threshold is not None:
+            raise bad("off_policy_mask_threshold", "not part of GTPO", "unset it")
+
+
+@dataclass
+class TaskArguments:
+    """The task and run section of a `gtpo train` recipe."""
+
+    algo: str = field(
+        default="gtpo",
+        metadata={
+            "help": "Training algorithm: 'gtpo' (GTPOTrainer) or 'grpo' (TRL's GRPOTrainer unchanged, the "
+            "baseline; beta > 0 adds the KL term to a frozen reference model).",
+            "choices": list(ALGOS),
+        },
+    )
+    task: str = field(
+        default="arith",
+        metadata={"help": "Training task for gtpo.tasks.load_task: gsm8k, math, arith, ..."},
+    )
+    task_split: str = field(default="train", metadata={"help": "Split of the task to train on."})
+    task_source: str | None = field(
+        default=None,
+        metadata={"help": "Where the task's data comes from (a local folder/JSONL file or a hub id); None: the "
+                  "task's default."},
+    )
+    task_subjects: list[str] | None = field(
+        default=None, metadata={"help": "MATH subjects to keep (None: all)."}
+    )
+    task_limit: int | None = field(default=None, metadata={"help": "Use at most this many training problems."})
+    task_seed: int = field(default=0, metadata={"help": "Seed of the task's sampling/shuffling."})
+    rewards: list[str] = field(
+        default_factory=lambda: list(REWARD_NAMES),
+        metadata={
+            "help": "Reward functions, summed with GRPOConfig.reward_weights: 'format' (0..10, the paper's "
+            "formatting score) and 'correctness' (10 if formatted and the answer matches, else 0)."
+        },
+    )
+    conflict_samples: bool = field(
+        default=True,
+        metadata={"help": "GTPO runs: write one group's tokens and conflict weights per logging step to "
+                  "OUTPUT/conflict_samples.jsonl."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGOS:
+            raise ValueError(f"algo={self.algo!r}: unknown algorithm; use one of {', '.join(ALGOS)}.")
+        unknown = [name for name in self.rewards if name not in REWARD_NAMES]
+        if unknown or not self.rewards:
+            raise ValueError(
+                f"rewards={self.rewards!r}: unknown or empty; use a non-empty list of {', '.join(REWARD_NAMES)}."
+            )
+        if self.task_limit is not None and self.task_limit < 1:
+            raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")

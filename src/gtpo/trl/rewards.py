@@ -1,0 +1,48 @@
+"""TRL-shaped reward functions built on `gtpo.rewards`.
+
+TRL calls each reward function with the batch's `completions` plus every dataset column (here
+`answer`) and a `log_metric` callback. The wrappers return the plain scores (format 0..10,
+correctness 0/10) and report, through `log_metric`, the fraction of completions with a full score:
+`format_rate` (format score 10) and `accuracy` (correctness 10). TRL averages these over processes and
+logging steps, for GTPO and GRPO runs alike. TRL logs each function's mean reward as
+`rewards/<name>/mean`, with `<name>` the function's `__name__` ("format", "correctness").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gtpo import rewards as _rewards
+
+FULL_SCORE = 10.0
+
+
+def _full_score_fraction(scores: list[float]) -> float:
+    return sum(1.0 for s in scores if s is not None and s >= FULL_SCORE) / max(len(scores), 1)
+
+
+def format(completions: list[Any], log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float]:  # noqa: A001
+    """Paper's formatting score of each completion (0..10); logs `format_rate`."""
+    scores = list(_rewards.format_reward_func(completions))
+    if log_metric is not None:
+        log_metric("format_rate", _full_score_fraction(scores))
+    return scores
+
+
+def correctness(
+    completions: list[Any], answer: list[str], log_metric: Callable[[str, float], None] | None = None, **_: Any
+) -> list[float]:
+    """10 if the completion is formatted and its answer matches the reference, else 0; logs `accuracy`."""
+    scores = list(_rewards.correctness_reward_func(completions, answer))
+    if log_metric is not None:
+        log_metric("accuracy", _full_score_fraction(scores))
+    return scores
+
+
+REWARD_FUNCS: dict[str, Callable[..., list[float]]] = {"format": format, "correctness": correctness}
+
+
+def reward_funcs(names: list[str]) -> list[Callable[..., list[float]]]:
+    """The TRL reward functions for `TaskArguments.rewards`, in order (matching `reward_weights`)."""
+    return [REWARD_FUNCS[name] for name in names]

@@ -1,0 +1,203 @@
+"""GTPOTrainer: GTPO (docs/spec.md) on TRL's GRPOTrainer, tested against trl 1.16.
+
+Algorithm, per generation batch (G completions per prompt, A_i group-relative as in GRPO):
+1. conflict weights lambda_{i,t}: a token is a conflict when the same id stands at the same position
+   (from the start, or from the end) in a positive and a negative completion of its group; weight w in
+   positive completions, 0 in negative ones, 1 elsewhere (`gtpo.core.conflict_weights`);
+2. entropy filter delta_i and shaped advantage A_i - gamma * <H>_i, with <H>_i the completion's mean
+   token entropy taken from the same forward pass as the log-probabilities;
+3. loss -(1/N) sum_i delta_i * Ahat_i / |o_i| * sum_t r_{i,t} * lambda_{i,t} (`gtpo.core.gtpo_loss`),
+   no KL term and no reference model.
+
+How it sits in TRL: TRL generates and scores a generation batch per process, gathers the rewards,
+computes advantages, then SHUFFLES the batch and splits it into micro-batches, and one prompt's group
+may sit on two processes. Conflict weights need whole groups, so `_generate_and_score_completions`
+gathers completion ids, masks and advantages from all processes (groups are consecutive rows in the
+gathered order: TRL's RepeatSampler yields each prompt G times in a row, accelerate hands process p the
+p-th slice of each global batch, and TRL itself groups the gathered rewards the same way), computes
+the weights over the global batch, keeps this process's rows and returns them as a (B, T) tensor,
+which TRL's shuffle and split carry along with the other per-row tensors.
+
+<H>_ini: the mean completion entropy of the first training micro-batch, averaged over all processes;
+kept in `GTPOState`, a callback whose state transformers writes to every checkpoint's
+trainer_state.json, so a resumed run filters exactly as the original run would have.
+
+Departures from the paper: conflict set = forward UNION backward conflicts (the reference code
+multiplies the two weights); with num_iterations > 1 the ratio r_{i,t} is PPO-clipped with
+`epsilon` (an extension; the paper is on-policy, r = 1 with the gradient flowing through it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_callback import ExportableState
+
+from gtpo.core import conflict_mask, conflict_weights, gtpo_loss, mean_entropy
+from gtpo.trl.config import GTPOConfig
+from trl import GRPOTrainer
+
+WEIGHTS_KEY = "gtpo_weights"  # (B, T) float, lambda_{i,t}
+CONFLICTS_KEY = "gtpo_conflicts"  # (B, T) bool, conflict tokens
+
+
+class GTPOState(TrainerCallback, ExportableState):
+    """Checkpointed GTPO state: the initial mean completion entropy <H>_ini (None until measured)."""
+
+    def __init__(self, initial_entropy: float | None = None):
+        self.initial_entropy = initial_entropy
+
+    def state(self) -> dict:
+        return {"args": {}, "attributes": {"initial_entropy": self.initial_entropy}}
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        # On resume, transformers has loaded trainer_state.json into `state` before this event.
+        saved = state.stateful_callbacks.get(type(self).__name__)
+        if isinstance(saved, dict):
+            value = saved.get("attributes", {}).get("initial_entropy")
+            if value is not None:
+                self.initial_entropy = float(value)
+
+
+class GTPOTrainer(GRPOTrainer):
+    """GRPOTrainer with the GTPO objective.
+
+    Overridden hooks (nothing else changes; generation, rewards, vLLM, PEFT, logging are TRL's):
+    - `_generate_and_score_completions`: adds the per-token conflict weights and conflict mask of each
+      row, computed over whole groups of the globally gathered batch;
+    - `_compute_loss`: one forward pass gives log-probs and entropies (TRL's own
+      `_get_per_token_logps_and_entropies`), measures <H>_ini on the first batch, calls
+      `gtpo.core.gtpo_loss` and logs its metrics through TRL's `_metrics`.
+    """
+
+    _tag_names = ["trl", "gtpo"]
+
+    def __init__(self, model: Any, reward_funcs: Any, args: GTPOConfig | None = None, **kwargs: Any):
+        if args is None:
+            raise ValueError("GTPOTrainer needs args=GTPOConfig(...): its fields define the GTPO objective.")
+        if not isinstance(args, GTPOConfig):
+            raise TypeError(f"GTPOTrainer needs a GTPOConfig, got {type(args).__name__}; use GRPOTrainer for GRPO.")
+        self.gtpo_state = GTPOState()
+        callbacks = [*(kwargs.pop("callbacks", None) or []), self.gtpo_state]
+        super().__init__(model, reward_funcs, args=args, callbacks=callbacks, **kwargs)
+        if self.ref_model is not None:  # GTPOConfig forbids beta != 0; a guard against future TRL defaults
+            raise RuntimeError("GTPO must not load a reference model; check that beta is 0.")
+        self.latest_conflict_sample: dict | None = None
+
+    # ----------------------------------------------------------------------------------------------
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        output = super()._generate_and_score_completions(inputs)
+        mode = "train" if self.model.training else "eval"
+        group_size = self.num_generations if mode == "train" else self.num_generations_eval
+        ids = output["completion_ids"]  # (B, T)
+        mask = output["completion_mask"]  # (B, T)
+        if "tool_mask" in output:
+            mask = mask * output["tool_mask"]
+        advantages = output["advantages"]  # (B,)
+        acc = self.accelerator
+        all_ids = acc.gather(acc.pad_across_processes(ids, dim=1, pad_index=self._tokenizer.pad_token_id))
+        all_mask = acc.gather(acc.pad_across_processes(mask, dim=1, pad_index=0))  # (N, T_max)
+        all_adv = acc.gather(advantages)  # (N,)
+        kwargs = {"scope": self.args.conflict_scope}
+        weights = conflict_weights(
+            all_ids, all_mask, all_adv, group_size, positive_weight=self.args.positive_weight, **kwargs
+        )  # (N, T_max)
+        conflicts = conflict_mask(all_ids, all_mask, all_adv, group_size, **kwargs)  # (N, T_max)
+        rows = slice(acc.process_index * ids.size(0), (acc.process_index + 1) * ids.size(0))
+        output[WEIGHTS_KEY] = weights[rows, : ids.size(1)]
+        output[CONFLICTS_KEY] = conflicts[rows, : ids.size(1)]
+        if mode == "train" and acc.is_main_process:
+            self.latest_conflict_sample = self._pick_sample(all_ids, all_mask, all_adv, weights, group_size)
+        return output
+
+    def _pick_sample(self, ids, mask, advantages, weights, group_size: int) -> dict:
+        """One group of the batch (the first with both positive and negative completions) for the logs."""
+        groups = advantages.view(-1, group_size)  # (N/G, G)
+        mixed = ((groups > 0).any(1) & (groups < 0).any(1)).nonzero()
+        g = int(mixed[0]) if len(mixed) else 0
+        names = list(self._logs["rewards"])
+        n = ids.size(0)
+        per_func = torch.tensor([list(self._logs["rewards"][name])[-n:] for name in names]).T  # (N, K)
+        rewards = (per_func.nan_to_num(0.0) * self.reward_weights.unsqueeze(0)).sum(1)  # (N,)
+        rows = []
+        for i in range(g * group_size, (g + 1) * group_size):
+            valid = mask[i].bool()
+            rows.append(
+                {
+                    "token_ids": ids[i][valid].tolist(),
+                    "weights": [round(w, 4) for w in weights[i][valid].tolist()],
+                    "advantage": float(advantages[i]),
+                    "reward": float(rewards[i]),
+                }
+            )
+        return {"step": self.state.global_step + 1, "completions": rows}
+
+    # ----------------------------------------------------------------------------------------------
+    def _compute_loss(self, model, inputs: dict[str, Any]) -> torch.Tensor:
+        prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
+        completion_ids, completion_mask = inputs["completion_ids"], inputs["completion_mask"]
+        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
+        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
+        mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]  # (B, T)
+        multimodal = (
+            "pixel_values", "image_grid_thw", "num_images", "pixel_attention_mask", "spatial_shapes",
+            "num_tiles", "image_sizes", "token_type_ids", "mm_token_type_ids", "image_position_ids",
+        )  # fmt: skip
+        logps, entropy, aux_loss = self._get_per_token_logps_and_entropies(
+            model,
+            input_ids,
+            attention_mask,
+            completion_ids.size(1),
+            compute_entropy=True,
+            compute_aux_loss=self.aux_loss_enabled,
+            **{key: inputs.get(key) for key in multimodal},
+        )  # (B, T), (B, T)
+        entropy = entropy.detach()
+        mode = "train" if self.model.training else "eval"
+        weights = inputs[WEIGHTS_KEY]  # (B, T)
+        if "importance_sampling_ratio" in inputs:  # vLLM sampling correction, as TRL applies it per token
+            weights = weights * inputs["importance_sampling_ratio"]
+        loss, metrics = gtpo_loss(
+            logps,
+            inputs["advantages"],
+            mask,
+            weights,
+            entropy,
+            old_logps=inputs.get("old_per_token_logps"),
+            gamma=self.args.entropy_gamma,
+            entropy_threshold=self.args.entropy_threshold,
+            initial_entropy=self._initial_entropy(entropy, mask, mode),
+            filter_mode=self.args.entropy_filter,
+            clip_eps=self.epsilon_low,
+            conflict_mask=inputs[CONFLICTS_KEY],
+            normalize_by_conflicts=self.args.normalize_by_conflicts,
+        )
+        normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
+        loss = loss / normalizer
+        if self.aux_loss_enabled:
+            loss = loss + self.router_aux_loss_coef * aux_loss / normalizer
+        self._log_gtpo_metrics(metrics, mode)
+        return loss
+
+    def _initial_entropy(self, entropy: torch.Tensor, mask: torch.Tensor, mode: str) -> float:
+        """<H>_ini: the stored value, else the mean completion entropy of this batch over all processes."""
+        if self.gtpo_state.initial_entropy is not None:
+            return self.gtpo_state.initial_entropy
+        per_completion = mean_entropy(entropy, mask)  # (B,)
+        valid = mask.sum(1) > 0  # (B,)
+        totals = torch.stack([per_completion[valid].sum(), valid.sum().to(per_completion.dtype)])
+        totals = self.accelerator.reduce(totals.float(), reduction="sum")
+        value = (totals[0] / totals[1].clamp(min=1.0)).item()
+        if mode == "train":
+            self.gtpo_state.initial_entropy = value
+        return value
+
+    def _log_gtpo_metrics(self, metrics: dict[str, torch.Tensor], mode: str) -> None:
+        names = sorted(metrics)
+        local = torch.stack([metrics[name].float() for name in names]).to(self.accelerator.device)  # (M,)
+        gathered = self.accelerator.gather(local.unsqueeze(0)).nanmean(0)  # (M,)
+        for name, value in zip(names, gathered.tolist(), strict=True):
+            self._metrics[mode]["entropy" if name == "entropy" else f"gtpo/{name}"].append(value)
+        self._metrics[mode]["gtpo/initial_entropy"].append(float(self.gtpo_state.initial_entropy or float("nan")))
