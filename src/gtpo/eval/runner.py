@@ -138,7 +138,9 @@ class EvalConfig:
             raise ValueError(f"--top_p must be in (0, 1], got {self.top_p}")
         if self.grade_timeout <= 0:
             raise ValueError(f"--grade_timeout must be > 0, got {self.grade_timeout}")
-        if not isinstance(self.k, str):
+        if isinstance(self.k, int):
+            self.k = str(self.k)
+        elif not isinstance(self.k, str):
             self.k = ",".join(str(v) for v in self.k)
         bad = [v for v in self.ks if not 1 <= v <= self.n]
         if bad:
