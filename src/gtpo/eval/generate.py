@@ -53,7 +53,7 @@ class HFSampler:
     """Batched sampling with `transformers` `generate` (see module docstring)."""
 
     def __init__(self, model: Any, tokenizer: Any):
-        self.model = model.eval()
+        self.model = model
         self.tokenizer = tokenizer
         self.eos_ids = _eos_ids(model, tokenizer)
         pad = tokenizer.pad_token_id
@@ -94,10 +94,15 @@ class HFSampler:
             eos_token_id=self.eos_ids,
             use_cache=True,
         )
+        training = self.model.training  # eval mode (no dropout) while sampling; the caller's mode is kept
+        self.model.eval()
         torch.manual_seed(seed)
-        out = self.model.generate(
-            input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config
-        )
+        try:
+            out = self.model.generate(
+                input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config
+            )
+        finally:
+            self.model.train(training)
         new = out[:, width:].cpu()  # (B, T) generated tokens, pad after eos
         is_eos = torch.isin(new, torch.tensor(self.eos_ids))  # (B, T)
         results = []
