@@ -211,3 +211,20 @@ def test_bad_input(ids, mask, adv, g, kwargs, match):
 def test_bad_positive_weight():
     with pytest.raises(ValueError, match="positive_weight"):
         conflict_weights(_t([[1], [1]]), _t([[1], [1]]), torch.tensor([1.0, -1.0]), 2, positive_weight=-1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scope", ["prefix_suffix", "all"])
+def test_matches_loop_reference_paper_sized_groups(scope):
+    # the paper's group sizes (8, 12) and longer rows, 150 seeds per scope
+    for seed in range(150):
+        rng = random.Random(10_000 + seed)
+        g = rng.choice([8, 12])
+        n, t, vocab = g * rng.randint(1, 2), rng.randint(1, 64), rng.randint(2, 6)
+        pad = rng.randrange(vocab)
+        lengths = [rng.choice([0, t, rng.randint(0, t)]) for _ in range(n)]
+        ids = [[rng.randrange(vocab) if k < length else pad for k in range(t)] for length in lengths]
+        mask = [[1 if k < length else 0 for k in range(t)] for length in lengths]
+        adv = [rng.choice([-1.0, 0.0, 1.0]) for _ in range(n)]
+        got = conflict_mask(torch.tensor(ids), torch.tensor(mask), torch.tensor(adv), g, scope=scope)
+        assert got.tolist() == loop_conflicts(ids, mask, adv, g, scope), f"seed {seed}"
