@@ -235,6 +235,40 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
         evaluate(str(tmp_path / "nope"), "gsm8k", tmp_path / "out", source=str(FIXTURE))
 
 
+def test_same_model_names_are_refused(tiny_model_dir, tmp_path):
+    with pytest.raises(ValueError, match="give distinct --name values"):
+        evaluate([str(tiny_model_dir), str(tiny_model_dir)], "gsm8k", tmp_path, source=str(FIXTURE))
+
+
+def test_cli_collects_repeated_model_options():
+    from gtpo.eval.cli import build_parser
+
+    argv = ["--model", "a", "b", "--model", "c", "--task", "aime24", "--task", "amc23", "--output", "o"]
+    (config,) = build_parser().parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+    assert config.model == ["a", "b", "c"] and config.task == ["aime24", "amc23"]
+    assert (config.n, config.ks, config.backend) == (1, [1], "auto")
+
+
+def test_every_benchmark_runs_from_the_shared_data_folder(tiny_model_dir, shared_data, tmp_path):
+    tasks = ["gsm8k", "math", "math500", "aime24", "aime25", "amc23"]
+    summary = evaluate(
+        str(tiny_model_dir),
+        tasks,
+        tmp_path,
+        source=str(shared_data),
+        limit=2,
+        n=1,
+        max_new_tokens=2,
+        show_progress=False,
+    )
+    assert [(r["task"], r["problems"], r["samples"]) for r in summary["results"]] == [
+        (t, 2, 2) for t in tasks
+    ]
+    for r in summary["results"]:
+        assert r["dir"] == f"model/{r['task']}"
+        assert len(read_jsonl(tmp_path / r["dir"] / "samples.jsonl")) == 2
+
+
 def test_cli_smoke(tiny_model_dir, tmp_path, capsys):
     from gtpo.cli import main
 

@@ -481,6 +481,12 @@ def run(
     for t, data in datasets_.items():
         _check_dataset(data, t)
     single = len(models) * len(config.task) == 1
+    folders = [_slug(label) for label in config.names]
+    if len(set(folders)) != len(folders) or len(set(map(_slug, config.task))) != len(config.task):
+        raise ValueError(
+            f"model names {config.names} or tasks {config.task} repeat (as folder names); "
+            "give distinct --name values, one per --model"
+        )
     rows = []
     for spec, label, name in zip(models, config.names, config.model, strict=True):
         backend = _pick_backend(config, spec)
