@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -15,7 +18,7 @@ from gtpo.rewards import (
     normalize_answer,
     quick_match,
 )
-from gtpo.rewards.grading import parse_rational
+from gtpo.rewards.grading import nesting_depth, parse_rational, too_complex
 
 EQUIVALENT = [
     ("0.5", r"\frac12"),
@@ -78,6 +81,9 @@ def test_fast_path_decides_numbers_without_sympy():
     assert parse_rational("1/0") is None
     assert parse_rational("1" * 500) is None  # over the digit cap: no giant rationals
     assert normalize_answer(r"$\text{18}.$") == "18"
+    assert nesting_depth(r"\frac{(1+2)}{[3]}") == 2 and nesting_depth("}}{") == 1
+    assert too_complex("(" * 51 + ")" * 51, "1") and not too_complex("(" * 50 + ")" * 50, "1")
+    assert too_complex("1", "9" * 1001)
 
 
 def test_correctness_reward():
@@ -210,3 +216,27 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="timeout"):
         Grader(timeout=0)
     assert Grader(num_workers=0).matches([None], ["1"]) == [False]  # type: ignore[list-item]
+
+
+def test_workers_exit_with_the_interpreter():
+    """A script that never calls close() still exits promptly and leaves no worker behind."""
+    script = (
+        "from gtpo.rewards import answer_matches, default_grader\n"
+        "assert answer_matches('3\\\\sqrt{2}', '\\\\sqrt{18}')\n"
+        "print(' '.join(str(w.proc.pid) for w in default_grader()._workers))\n"
+    )
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - start < 60
+    pids = [int(pid) for pid in done.stdout.split()]
+    assert len(pids) >= 1
+    for pid in pids:
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"worker {pid} outlived its interpreter")

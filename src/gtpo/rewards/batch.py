@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gtpo.rewards.extract import FORMAT_FULL, extract_answer, format_reward
-from gtpo.rewards.pool import default_grader
+from gtpo.rewards.pool import Grader, default_grader
 from gtpo.rewards.scores import CORRECT
 
 REWARD_ERRORS: dict[str, int] = {"format": 0, "correctness": 0}
@@ -49,8 +49,13 @@ def format_reward_func(completions: Sequence[Any], **kwargs: Any) -> list[float]
     return scores
 
 
-def correctness_reward_func(completions: Sequence[Any], answer: Sequence[Any], **kwargs: Any) -> list[float]:
-    """10.0 per completion that is fully formatted and whose final answer matches `answer[i]`."""
+def correctness_reward_func(
+    completions: Sequence[Any], answer: Sequence[Any], *, grader: Grader | None = None, **kwargs: Any
+) -> list[float]:
+    """10.0 per completion that is fully formatted and whose final answer matches `answer[i]`.
+
+    `grader` defaults to the shared `default_grader()`; pass one to control workers and deadline.
+    """
     if len(completions) != len(answer):
         raise ValueError(f"got {len(completions)} completions but {len(answer)} answers")
     scores = [0.0] * len(completions)
@@ -67,7 +72,7 @@ def correctness_reward_func(completions: Sequence[Any], answer: Sequence[Any], *
             REWARD_ERRORS["correctness"] += 1
     if todo:
         try:
-            verdicts = default_grader().matches([p for _, p, _ in todo], [r for _, _, r in todo])
+            verdicts = (grader or default_grader()).matches([p for _, p, _ in todo], [r for _, _, r in todo])
         except Exception:
             REWARD_ERRORS["correctness"] += len(todo)
             verdicts = [False] * len(todo)

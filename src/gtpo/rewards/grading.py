@@ -20,7 +20,8 @@ reference; we do not, because it makes "5" match "50" (the issue's truth table f
 `symbolic_match(pred, ref, timeout)` wraps both sides as ``$...$`` LaTeX, parses them and calls
 `math_verify.verify(gold=ref, target=pred)`. Its internal timeouts use ``signal.alarm``; they are
 enabled only in a process's main thread (the worker processes of `gtpo.rewards.pool`). Answers
-longer than `MAX_ANSWER_CHARS` are never checked symbolically (they score 0 and are counted).
+longer than `MAX_ANSWER_CHARS` (1,000) or nested deeper than `MAX_NESTING` (50) brackets are
+never checked symbolically (`too_complex`: they score 0 and are counted as ``too_long``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import threading
 from fractions import Fraction
 
 MAX_ANSWER_CHARS = 1000
+MAX_NESTING = 50  # deeper ({[ nesting is never a real answer; sympy would only burn the deadline
 TOLERANCE = Fraction(1, 100)
 _MAX_DIGITS = 400  # longer numerals are compared as strings only (no giant rationals)
 
@@ -38,6 +40,28 @@ _SLASH = re.compile(r"([+-]?\d+)\s*/\s*([+-]?\d+)")
 _FRAC = re.compile(r"([+-]?)\\[dt]?frac\s*(?:\{\s*([+-]?\d+)\s*\}|(\d))\s*(?:\{\s*([+-]?\d+)\s*\}|(\d))")
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{([^{}]*)\}")
 _WRAPPERS = (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+
+
+def nesting_depth(text: str) -> int:
+    """Maximum depth of (), [] and {} nesting (unbalanced closers are ignored)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "({[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")}]" and depth:
+            depth -= 1
+    return deepest
+
+
+def too_complex(pred: str, ref: str) -> bool:
+    """True if either side is too long or too deeply nested for a symbolic check."""
+    return (
+        len(pred) > MAX_ANSWER_CHARS
+        or len(ref) > MAX_ANSWER_CHARS
+        or nesting_depth(pred) > MAX_NESTING
+        or nesting_depth(ref) > MAX_NESTING
+    )
 
 
 def clean_text(text: str) -> str:
@@ -117,7 +141,7 @@ def symbolic_match(pred: str, ref: str, timeout: float | None = None) -> bool:
     """
     from math_verify import parse, verify
 
-    if len(pred) > MAX_ANSWER_CHARS or len(ref) > MAX_ANSWER_CHARS:
+    if too_complex(pred, ref):
         return False
     seconds = None
     if timeout is not None and threading.current_thread() is threading.main_thread():

@@ -1,7 +1,8 @@
 """`Grader`: batch answer checking with a hard per-item deadline, safe from any thread or process.
 
-Each batch first goes through the fast path (`grading.quick_match`); only undecided items reach
-math-verify, which runs in worker *processes* (`python -m gtpo.rewards.worker`, talking JSON lines
+Each batch first goes through the fast path (`grading.quick_match`); answers over 1,000 characters
+or 50 nested brackets are False at once (``stats["too_long"]``); only the remaining undecided items
+reach math-verify, which runs in worker *processes* (`python -m gtpo.rewards.worker`, talking JSON lines
 over pipes). The parent waits on the pipes with `select`; an item past its deadline gets its worker
 killed (SIGKILL) and replaced, scores False, and increments ``stats["timeouts"]``. A worker that
 crashes or reports an exception scores False and increments ``stats["errors"]``.
@@ -18,6 +19,7 @@ otherwise); it exists for benchmarking and for environments that forbid subproce
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
 import subprocess
@@ -29,7 +31,7 @@ from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
-from gtpo.rewards.grading import MAX_ANSWER_CHARS, clean_text, quick_match, symbolic_match
+from gtpo.rewards.grading import MAX_ANSWER_CHARS, clean_text, quick_match, symbolic_match, too_complex
 
 _MAX_START_FAILURES = 3
 STAT_KEYS = ("items", "fast", "symbolic", "timeouts", "errors", "too_long", "restarts")
@@ -158,11 +160,13 @@ class Grader:
                     continue
                 pred, ref = clean_text(pred), clean_text(ref)
                 decided = quick_match(pred, ref)
-                if decided is None:
-                    pending.append((i, pred, ref))
-                else:
+                if decided is not None:
                     self.stats["fast"] += 1
                     results[i] = decided
+                elif too_complex(pred, ref):
+                    self.stats["too_long"] += 1
+                else:
+                    pending.append((i, pred, ref))
             if pending:
                 self.stats["symbolic"] += len(pending)
                 if self.num_workers == 0:
@@ -195,12 +199,20 @@ class Grader:
                 "Grader(num_workers=0) checks in-process with signal timeouts, which only work in the "
                 "main thread; use num_workers >= 1 from other threads"
             )
-        inner = max(1, int(deadline))
-        for i, pred, ref in pending:
-            try:
-                results[i] = symbolic_match(pred, ref, timeout=inner)
-            except Exception:
-                self.stats["errors"] += 1
+        inner = max(1, int(deadline / 3))  # as in the workers: parse, parse, verify
+        mv_logger = logging.getLogger("math_verify")  # it logs every timeout and parse failure
+        level = mv_logger.level
+        mv_logger.setLevel(logging.ERROR)
+        try:
+            for i, pred, ref in pending:
+                try:
+                    results[i] = symbolic_match(pred, ref, timeout=inner)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException:  # math-verify's TimeoutException is a BaseException
+                    self.stats["errors"] += 1
+        finally:
+            mv_logger.setLevel(level)
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self.memory_limit_mb)
