@@ -4,7 +4,7 @@ Algorithm.
 - H_{i,t} = -sum_v p(v) log p(v), p = softmax(logits_{i,t}) of the current policy, without gradient.
   Computed over chunks of flattened rows, in float32 per chunk, so the extra memory is at most two
   chunk-sized float32 buffers (by default <= 1/16 of a float32 copy of the logits each, and at most
-  2**22 elements), never a full-size copy. Positions whose logits are -inf contribute 0.
+  2**20 elements), never a full-size copy. Positions whose logits are -inf contribute 0.
 - <H>_i = mean of H_{i,t} over the valid tokens of completion i (0 for a row without valid tokens).
 - delta_i, threshold tau, initial mean entropy <H>_ini:
     mode="auto" (the paper):  1 if <H>_ini > tau; else 0 if <H>_i > tau; else 1
@@ -26,7 +26,7 @@ import torch
 from ._checks import check_choice, check_float, check_mask, check_number, check_shape, check_tensor
 
 FILTER_MODES = ("auto", "always", "off", "negative_only")
-_MAX_CHUNK_ELEMENTS = 2**22  # float32 elements per chunk buffer (16 MiB)
+_MAX_CHUNK_ELEMENTS = 2**20  # float32 elements per chunk buffer (4 MiB: cache-friendly, measured faster)
 
 
 def token_entropy(
@@ -39,7 +39,7 @@ def token_entropy(
     Args:
         logits: (..., V) float logits (any float dtype; each chunk is upcast to float32).
         chunk_size: rows (positions of the leading dimensions, flattened) per chunk. None picks
-            min(ceil(rows / 16), 2**22 // V), at least 1.
+            min(ceil(rows / 16), 2**20 // V), at least 1.
 
     Returns:
         (...) float32 entropies in nats; detached (computed under torch.no_grad()).
