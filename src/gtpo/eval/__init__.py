@@ -2,24 +2,37 @@
 pass@k and maj@k (`gtpo eval`, or `gtpo.eval.evaluate(...)` from Python).
 
 `gtpo.eval.metrics` is light (numpy only); the runner (torch, transformers) is imported on first
-use of `evaluate` or `EvalConfig`.
+use of `evaluate`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gtpo.eval.metrics import cluster_answers, maj_at_k, majority_vote_accuracy, pass_at_k
+from gtpo.eval.metrics import cluster_answers, maj_at_k, majority_vote_accuracy, pass_at_k, vote_clusters
 
 if TYPE_CHECKING:
-    from gtpo.eval.runner import EvalConfig, evaluate
+    from gtpo.eval.config import EvalConfig
+    from gtpo.eval.runner import evaluate
 
-__all__ = ["EvalConfig", "evaluate", "pass_at_k", "maj_at_k", "cluster_answers", "majority_vote_accuracy"]
+__all__ = [
+    "EvalConfig",
+    "evaluate",
+    "pass_at_k",
+    "maj_at_k",
+    "cluster_answers",
+    "vote_clusters",
+    "majority_vote_accuracy",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("EvalConfig", "evaluate"):
-        from gtpo.eval import runner
+    if name == "EvalConfig":
+        from gtpo.eval.config import EvalConfig
 
-        return getattr(runner, name)
+        return EvalConfig
+    if name == "evaluate":
+        from gtpo.eval.runner import evaluate
+
+        return evaluate
     raise AttributeError(f"module 'gtpo.eval' has no attribute {name!r}")

@@ -22,12 +22,8 @@ and OUTPUT/summary.{json,md} hold the comparison table. Each run folder has samp
 per sample: id, sample, completion, answer, format, correct, tokens, truncated; appended and
 flushed per batch), run.json (the settings that fix the samples), summary.json and summary.md.
 
-Grading (spec "Rewards"): format = `gtpo.rewards.format_reward`; a sample is correct when its
-format is 10 and its extracted answer matches the reference (`gtpo.rewards` batch grader, one
-deadline per item), i.e. `correctness_reward == 10`. accuracy = mean correctness over all samples;
-format_rate = fraction of samples with format 10; pass@k and maj@k from `gtpo.eval.metrics`,
-averaged over problems. maj@k votes with the answers of fully formatted samples only (the others
-abstain), so maj@1 equals accuracy in expectation.
+Grading and scores: `gtpo.eval.scoring` (format, answer, correctness with the paper's rewards;
+accuracy, format_rate, pass@k, maj@k). Settings: `gtpo.eval.config.EvalConfig`.
 
 Resuming. The work is a fixed list of (problem, sample) items cut into batches of batch_size; batch
 b is sampled with seed derive_seed(seed, b). A rerun with the same OUTPUT reads samples.jsonl
@@ -40,130 +36,25 @@ an error: use a new OUTPUT.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import importlib.util
 import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from gtpo.eval.generate import Completion, HFSampler, VLLMSampler, derive_seed
-from gtpo.eval.metrics import majority_vote_accuracy, pass_at_k, vote_clusters
+from gtpo.eval.config import EvalConfig
+from gtpo.eval.generate import HFSampler, VLLMSampler, derive_seed
+from gtpo.eval.scoring import grade_completions, score_samples, summary_table, write_summary
 
-__all__ = ["EvalConfig", "evaluate", "run", "load_model", "score_samples"]
+__all__ = ["EvalConfig", "evaluate", "run", "load_model", "read_samples", "score_samples", "summary_table"]
 
 RUN_KEYS = ("model", "task", "source", "split", "limit", "temperature", "top_p", "max_new_tokens", "seed")
-
-
-@dataclass
-class EvalConfig:
-    """Settings of `gtpo eval` (the CLI is generated from this class; each field's help is its doc)."""
-
-    model: list[str] = field(
-        metadata={
-            "help": "checkpoint folder(s) or hub id(s); repeat or list several for one comparison table",
-            "action": "extend",
-        }
-    )
-    task: list[str] = field(
-        metadata={
-            "help": "task name(s): gsm8k, math, math500, aime24, aime25, amc23, arith",
-            "action": "extend",
-        }
-    )
-    output: str = field(metadata={"help": "output folder; rerunning with the same folder resumes"})
-    source: str | None = field(
-        default=None,
-        metadata={"help": "local data: a JSONL file (one task) or a folder with <task>/<split>.jsonl"},
-    )
-    split: str = field(default="test", metadata={"help": "dataset split"})
-    limit: int | None = field(
-        default=None, metadata={"help": "evaluate LIMIT problems (a seeded sample, see gtpo.tasks.load_task)"}
-    )
-    n: int = field(default=1, metadata={"help": "completions sampled per problem"})
-    k: str = field(default="1", metadata={"help": "comma-separated k values for pass@k and maj@k, each <= n"})
-    temperature: float = field(default=0.6, metadata={"help": "sampling temperature; 0 = greedy"})
-    top_p: float = field(default=0.95, metadata={"help": "nucleus sampling mass in (0, 1]"})
-    max_new_tokens: int = field(default=1024, metadata={"help": "generation budget per completion"})
-    batch_size: int = field(default=16, metadata={"help": "completions generated per call (vLLM: use ~1024)"})
-    seed: int = field(
-        default=0, metadata={"help": "base seed; batch b is sampled with a seed derived from it"}
-    )
-    backend: Literal["auto", "hf", "vllm"] = field(
-        default="auto", metadata={"help": "auto = vllm when installed and a CUDA GPU is present, else hf"}
-    )
-    name: list[str] | None = field(
-        default=None, metadata={"help": "display name per --model (default: the folder name or hub id)"}
-    )
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = field(
-        default="auto",
-        metadata={"help": "weights dtype; auto = bfloat16 on a GPU that supports it, else float32"},
-    )
-    maj_subsets: int = field(
-        default=1000,
-        metadata={"help": "random k-subsets per problem for maj@k (exact when C(n,k) is smaller)"},
-    )
-    grade_timeout: float = field(default=5.0, metadata={"help": "seconds allowed per answer check"})
-
-    def __post_init__(self) -> None:
-        for key in ("model", "task", "name"):
-            value = getattr(self, key)
-            if isinstance(value, str):
-                setattr(self, key, [value])
-        if not self.model or not self.task:
-            raise ValueError("give at least one --model and one --task")
-        if self.name is not None and len(self.name) != len(self.model):
-            raise ValueError(
-                f"--name: got {len(self.name)} names for {len(self.model)} models; give one per model"
-            )
-        if self.source is not None and len(self.task) != 1 and not Path(self.source).is_dir():
-            raise ValueError(
-                "--source: several tasks need a folder holding <task>/<split>.jsonl, not one file"
-            )
-        for key, low in (("n", 1), ("max_new_tokens", 1), ("batch_size", 1), ("maj_subsets", 1)):
-            if getattr(self, key) < low:
-                raise ValueError(f"--{key} must be >= {low}, got {getattr(self, key)}")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"--limit must be >= 1, got {self.limit}")
-        if self.temperature < 0:
-            raise ValueError(f"--temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"--top_p must be in (0, 1], got {self.top_p}")
-        if self.grade_timeout <= 0:
-            raise ValueError(f"--grade_timeout must be > 0, got {self.grade_timeout}")
-        if isinstance(self.k, int):
-            self.k = str(self.k)
-        elif not isinstance(self.k, str):
-            self.k = ",".join(str(v) for v in self.k)
-        bad = [v for v in self.ks if not 1 <= v <= self.n]
-        if bad:
-            raise ValueError(
-                f"--k {self.k}: every k must be in 1..n = {self.n} (bad: {bad}); raise --n or drop them"
-            )
-
-    @property
-    def ks(self) -> list[int]:
-        """The k values, sorted and unique."""
-        try:
-            return sorted({int(v) for v in str(self.k).replace(" ", "").split(",") if v})
-        except ValueError as err:
-            raise ValueError(f"--k must be comma-separated integers like 1,8,64; got {self.k!r}") from err
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.name) if self.name else [_default_name(m) for m in self.model]
-
-
-def _default_name(model: str) -> str:
-    path = Path(model)
-    return path.name if path.exists() else model
 
 
 def _slug(text: str) -> str:
@@ -303,21 +194,6 @@ def _check_run_file(run_dir: Path, settings: dict) -> None:
 # ---------------------------------------------------------------- one (model, task) run
 
 
-def _grade(
-    completions: list[Completion], refs: list[str], timeout: float
-) -> list[tuple[str | None, float, bool]]:
-    from gtpo.rewards import default_grader, extract_answer, format_reward
-
-    answers = [extract_answer(c.text) for c in completions]
-    formats = [float(format_reward(c.text)) for c in completions]
-    todo = [i for i, (a, f) in enumerate(zip(answers, formats, strict=True)) if a is not None and f == 10.0]
-    ok = default_grader().matches([answers[i] for i in todo], [refs[i] for i in todo], timeout=timeout)
-    correct = [False] * len(completions)
-    for i, good in zip(todo, ok, strict=True):
-        correct[i] = bool(good)
-    return list(zip(answers, formats, correct, strict=True))
-
-
 def _sample_run(
     config: EvalConfig,
     sampler: Any,
@@ -337,7 +213,7 @@ def _sample_run(
     bar = tqdm(
         total=len(items), initial=initial, desc=desc, unit="sample", disable=not progress, dynamic_ncols=True
     )
-    with open(samples_path, "a", encoding="utf-8") as out:
+    with bar, open(samples_path, "a", encoding="utf-8") as out:
         for index, batch in enumerate(batches):
             if all((ids[p], s) in done for p, s in batch):
                 continue
@@ -348,8 +224,8 @@ def _sample_run(
                 max_new_tokens=config.max_new_tokens,
                 seed=derive_seed(config.seed, index),
             )
-            graded = _grade(completions, [refs[p] for p, _ in batch], config.grade_timeout)
-            new = 0
+            graded = grade_completions(completions, [refs[p] for p, _ in batch], config.grade_timeout)
+            lines = []
             for (p, s), completion, (answer, fmt, correct) in zip(batch, completions, graded, strict=True):
                 if (ids[p], s) in done:
                     continue
@@ -363,92 +239,12 @@ def _sample_run(
                     "tokens": completion.num_tokens,
                     "truncated": completion.truncated,
                 }
-                out.write(_json_line(record))
+                lines.append(_json_line(record))
                 done.add((ids[p], s))
-                new += 1
+            out.write("".join(lines))  # one write per batch, then flushed to disk
             out.flush()
             os.fsync(out.fileno())
-            bar.update(new)
-    bar.close()
-
-
-def score_samples(records: list[dict], ids: Sequence[str], config: EvalConfig) -> dict[str, Any]:
-    """Summary numbers of one run from its sample records (samples >= n are ignored)."""
-    from gtpo.rewards import default_grader
-
-    grader = default_grader()
-
-    def batch_matches(preds: Sequence[str], refs: Sequence[str]) -> list[bool]:
-        return grader.matches(preds, refs, timeout=config.grade_timeout)
-
-    by_id: dict[str, dict[int, dict]] = {str(i): {} for i in ids}
-    for r in records:
-        if r["id"] in by_id and r["sample"] < config.n:
-            by_id[r["id"]][r["sample"]] = r
-    incomplete = [i for i, got in by_id.items() if len(got) != config.n]
-    if incomplete:
-        raise ValueError(f"{len(incomplete)} problem(s) lack samples (e.g. {incomplete[0]}); rerun to finish")
-    flat = [r for got in by_id.values() for r in got.values()]
-    row: dict[str, Any] = {
-        "problems": len(by_id),
-        "n": config.n,
-        "samples": len(flat),
-        "accuracy": sum(r["correct"] for r in flat) / len(flat),
-        "format_rate": sum(r["format"] == 10.0 for r in flat) / len(flat),
-    }
-    pass_sums = dict.fromkeys(config.ks, 0.0)
-    maj_sums = dict.fromkeys(config.ks, 0.0)
-    for problem, got in enumerate(by_id.values()):
-        ordered = [got[s] for s in range(config.n)]
-        c = sum(r["correct"] for r in ordered)
-        votes = [r["answer"] if r["format"] == 10.0 else None for r in ordered]  # others abstain
-        labels, cluster_correct = vote_clusters(
-            votes, [bool(r["correct"]) for r in ordered], batch_matches=batch_matches
-        )
-        for k in config.ks:
-            pass_sums[k] += pass_at_k(config.n, c, k)
-            seed = derive_seed(config.seed, problem, k)
-            maj_sums[k] += majority_vote_accuracy(
-                labels, cluster_correct, k, num_subsets=config.maj_subsets, seed=seed
-            )
-    for k in config.ks:
-        row[f"pass@{k}"] = pass_sums[k] / len(by_id)
-    for k in config.ks:
-        row[f"maj@{k}"] = maj_sums[k] / len(by_id)
-    row["mean_tokens"] = sum(r["tokens"] for r in flat) / len(flat)
-    row["truncated_rate"] = sum(r["truncated"] for r in flat) / len(flat)
-    return row
-
-
-# ---------------------------------------------------------------- tables
-
-
-def summary_table(rows: list[dict], ks: Sequence[int]) -> str:
-    """Markdown table: one row per (model, task); metrics in percent."""
-    with_model = len({r["model"] for r in rows}) > 1
-    metrics = ["accuracy", "format_rate"] + [f"pass@{k}" for k in ks] + [f"maj@{k}" for k in ks]
-    titles = ["accuracy", "formatting"] + metrics[2:]
-    head = (["model"] if with_model else []) + ["task", "problems", "n"] + titles
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "|" + "|".join(["---"] * (len(head) - len(titles)) + ["---:"] * len(titles)) + "|",
-    ]
-    for r in rows:
-        cells = ([r["model"]] if with_model else []) + [r["task"], str(r["problems"]), str(r["n"])]
-        cells += [f"{100 * r[m]:.1f}" for m in metrics]
-        lines.append("| " + " | ".join(cells) + " |")
-    return (
-        "\n".join(lines) + "\n\nAll metrics in percent; formatting = share of samples with the full format.\n"
-    )
-
-
-def _write_summary(directory: Path, config: EvalConfig, rows: list[dict]) -> dict:
-    summary = {"config": dataclasses.asdict(config), "results": rows}
-    tmp = directory / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    tmp.replace(directory / "summary.json")
-    (directory / "summary.md").write_text("# Evaluation\n\n" + summary_table(rows, config.ks))
-    return summary
+            bar.update(len(lines))
 
 
 # ---------------------------------------------------------------- entry points
@@ -520,14 +316,14 @@ def run(
             row.update(score_samples(read_samples(run_dir / "samples.jsonl"), data["id"], config))
             row["dir"] = os.path.relpath(run_dir, output)
             if not single:
-                _write_summary(run_dir, config, [row])
+                write_summary(run_dir, config, [row])
             rows.append(row)
         del sampler
         if isinstance(spec, str):  # free the weights we loaded before loading the next model
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-    return _write_summary(output, config, rows)
+    return write_summary(output, config, rows)
 
 
 def evaluate(
