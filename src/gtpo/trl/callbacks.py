@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,22 @@ class RunLogger(TrainerCallback):
         self.sample_source: Callable[[], dict | None] | None = None  # set for GTPO runs
         self._first_entropy: float | None = None
         self._last_sample_step: int | None = None
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        """Keep only rows up to the starting step: a resumed run continues its files, a fresh run restarts them."""
+        if not state.is_world_process_zero:
+            return
+        for name in ("metrics.jsonl", "conflict_samples.jsonl"):
+            path = self.output_dir / name
+            if path.is_file():
+                kept = [line for line in path.read_text().splitlines() if line.strip()]
+                kept = [line for line in kept if json.loads(line)["step"] <= state.global_step]
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text("".join(line + "\n" for line in kept))
+                os.replace(tmp, path)
+                if name == "metrics.jsonl" and kept:
+                    entropies = [json.loads(line).get("entropy") for line in kept]
+                    self._first_entropy = next((e for e in entropies if e is not None), None)
 
     def row(self, state: TrainerState, logs: dict[str, Any]) -> dict[str, Any]:
         """One metrics.jsonl row from TRL's logs (for GRPO runs, initial_entropy = first logged entropy)."""

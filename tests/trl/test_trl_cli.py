@@ -1,0 +1,117 @@
+"""`gtpo train` parsing: YAML + command-line overrides over one parser, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gtpo.trl import GTPOConfig
+from gtpo.trl.cli import RecipeError, main, parse_args
+from trl import GRPOConfig
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+BASE = """
+model_name_or_path: some/model
+output_dir: {out}
+use_cpu: true
+bf16: false
+per_device_train_batch_size: 8
+num_generations: 4
+"""
+
+
+def test_yaml_then_command_line_overrides(tmp_path):
+    recipe = write(tmp_path, BASE.format(out=tmp_path) + "learning_rate: 1.0e-4\nmax_steps: 5\nuse_peft: true\n"
+                   "rewards: [format]\nreward_weights: [2.0]\nlora_target_modules: [q_proj, v_proj]\n"
+                   "task_limit: null\nentropy_threshold: 0.7\n")  # fmt: skip
+    task, training, model, explicit = parse_args([recipe, "--max_steps", "7", "--conflict_scope", "all"])
+    assert isinstance(training, GTPOConfig)
+    assert training.max_steps == 7 and training.learning_rate == 1e-4  # CLI wins; YAML float kept
+    assert training.conflict_scope == "all" and training.entropy_threshold == 0.7
+    assert training.beta == 0.0 and training.loss_type == "grpo"
+    assert model.use_peft is True and model.lora_target_modules == ["q_proj", "v_proj"]
+    assert task.rewards == ["format"] and training.reward_weights == [2.0] and task.task_limit is None
+    assert {"max_steps", "learning_rate", "conflict_scope"} <= set(explicit)
+
+
+def test_config_flag_is_accepted(tmp_path):
+    recipe = write(tmp_path, BASE.format(out=tmp_path))
+    _, training, model, _ = parse_args(["--config", recipe, "--seed", "3"])
+    assert training.seed == 3 and model.model_name_or_path == "some/model"
+
+
+def test_unknown_recipe_key_names_the_key_and_a_fix(tmp_path):
+    recipe = write(tmp_path, BASE.format(out=tmp_path) + "lerning_rate: 1.0e-4\n")
+    with pytest.raises(RecipeError, match="'lerning_rate'.*did you mean 'learning_rate'"):
+        parse_args([recipe])
+
+
+def test_unknown_option_names_the_option(tmp_path):
+    recipe = write(tmp_path, BASE.format(out=tmp_path))
+    with pytest.raises(RecipeError, match="--entropy_gama.*--entropy_gamma"):
+        parse_args([recipe, "--entropy_gama", "0.2"])
+
+
+@pytest.mark.parametrize(
+    "extra, argv, field",
+    [
+        ("max_steps: ten\n", [], "max_steps"),
+        ("", ["--learning_rate", "fast"], "learning_rate"),
+        ("conflict_scope: everywhere\n", [], "conflict_scope"),
+        ("", ["--algo", "ppo"], "algo"),
+        ("use_peft: maybe\n", [], "use_peft"),
+    ],
+)
+def test_wrong_type_or_choice_names_the_field(tmp_path, extra, argv, field):
+    recipe = write(tmp_path, BASE.format(out=tmp_path) + extra)
+    with pytest.raises(RecipeError, match=field):
+        parse_args([recipe, *argv])
+
+
+def test_gtpo_rejects_beta_but_grpo_baseline_accepts_it(tmp_path):
+    recipe = write(tmp_path, BASE.format(out=tmp_path) + "beta: 0.04\n")
+    with pytest.raises(ValueError, match="beta.*--algo grpo"):
+        parse_args([recipe])
+    task, training, _, _ = parse_args([recipe, "--algo", "grpo"])
+    assert task.algo == "grpo" and type(training) is GRPOConfig and training.beta == 0.04
+    assert training.loss_type == "grpo"  # same per-completion normalisation as GTPO: like for like
+
+
+def test_batch_not_divisible_by_group_names_the_fix(tmp_path):
+    recipe = write(tmp_path, BASE.format(out=tmp_path))
+    with pytest.raises(ValueError, match="per_device_train_batch_size.*multiple of num_generations=4"):
+        parse_args([recipe, "--per_device_train_batch_size", "6"])
+
+
+def test_main_reports_errors_and_returns_2(tmp_path, capsys):
+    recipe = write(tmp_path, BASE.format(out=tmp_path) + "bogus_key: 1\n")
+    assert main([recipe]) == 2
+    assert "unknown recipe key 'bogus_key'" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_missing_local_model_points_to_the_command(tmp_path, capsys):
+    recipe = write(tmp_path, BASE.format(out=tmp_path / "out").replace("some/model", str(tmp_path / "nope")))
+    assert main([recipe, "--task_limit", "8"]) == 2
+    assert "python -m gtpo.trl.tiny_model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["tiny-cpu.yaml", "qwen2.5-3b-gsm8k.yaml", "llama3.1-8b-math.yaml"])
+def test_shipped_recipes_parse(name, tmp_path):
+    task, training, model, _ = parse_args([str(RECIPES / name), "--output_dir", str(tmp_path), "--use_cpu", "true",
+                                           "--bf16", "false"])  # fmt: skip
+    assert task.algo == "gtpo" and isinstance(training, GTPOConfig)
+    if name != "tiny-cpu.yaml":  # the paper's setups
+        assert (model.use_peft, model.lora_r, model.lora_alpha, training.num_generations) == (True, 128, 128, 8)
+        assert (training.learning_rate, training.weight_decay, training.max_grad_norm) == (1e-6, 0.1, 0.1)
+        assert training.lr_scheduler_type == "cosine" and training.warmup_steps == 0.005
