@@ -25,9 +25,9 @@ answer scores 0.5). A subset in which every sample abstains scores 0.
 
 Grouping (`vote_clusters`): the answers that match the reference form one cluster, the correct
 one (each answer is checked against the reference once: that is its grade). The wrong answers are
-clustered among themselves (`cluster_answers`): an answer joins the first cluster whose
-representative (first member) has the same `normalize_answer` form, or else is equivalent by the
-checker; otherwise it opens a new cluster. With a transitive checker this is the partition into
+clustered among themselves (`cluster_answers`): an answer joins the cluster of any earlier answer
+with the same `normalize_answer` form; failing that, the first cluster whose representative (first
+member) is equivalent by the checker; otherwise it opens a new cluster. With a transitive checker this is the partition into
 equivalence classes; anchoring the correct cluster on the reference keeps it exact when the
 checker's 1e-2 tolerance is not transitive. Cost: O(n * clusters) checks per problem, the cheap
 string comparison first, and with `batch_matches` one batched call per new answer (the runner
@@ -117,9 +117,10 @@ def cluster_answers(
 ) -> list[int | None]:
     """Label each answer with the index of its equivalence cluster (None stays None: abstains).
 
-    Cluster ids are assigned in order of first appearance (0, 1, ...). An answer joins the first
-    cluster whose representative (its first member) has the same `normalize_answer` form or is
-    equivalent by the checker; otherwise it opens a new cluster. The checker is
+    Cluster ids are assigned in order of first appearance (0, 1, ...). An answer joins the cluster
+    of any earlier answer with the same `normalize_answer` form; failing that, the first cluster
+    whose representative (its first member) is equivalent by the checker; otherwise it opens a new
+    cluster. The checker is
     `batch_matches(preds, refs) -> list[bool]` when given (one call per answer with an unseen
     normal form, against all representatives), else `matches(pred, ref)` one pair at a time
     (default `gtpo.rewards.answer_matches`). Empty/blank answers abstain.
