@@ -2,12 +2,13 @@
 
 One step = log_softmax over the logits, gather of the sampled tokens' log-probs, then the loss and
 backward to the logits. GTPO additionally runs token_entropy (chunked, no grad) on the same logits and
-conflict_weights on the token ids. Each (method, N, T) runs in a fresh Python subprocess: it builds the
-float32 logits (a leaf with requires_grad) and the inputs, makes one warm-up step, then times
-`--repeats` steps (median). Peak memory is the growth of the process's peak resident set over the
-timed steps: after the warm-up, the gradient is dropped, malloc_trim(0) returns freed heap pages,
-"5" is written to /proc/self/clear_refs to reset VmHWM, and the figure is VmHWM - VmRSS (so the
-logits themselves, allocated before, are not counted; Linux, glibc only).
+conflict_weights on the token ids. Every measurement runs in a fresh Python subprocess that builds the
+float32 logits (a leaf with requires_grad) and the inputs. Time: one process makes a warm-up step of
+each method, then `--repeats` rounds of one GRPO and one GTPO step (order alternating), median per
+method, so that load from other processes hits both alike. Memory: one process per method makes a
+warm-up step, drops the gradient, calls malloc_trim(0) to return freed heap pages, writes "5" to
+/proc/self/clear_refs to reset the peak resident set (VmHWM), makes one step, and reports
+VmHWM - VmRSS-before-the-step (so the logits themselves are not counted; Linux, glibc only).
 
     python benchmarks/bench_loss.py                           # (N, T) = (4, 512) and (1, 2048), V = 151936
     python benchmarks/bench_loss.py --cases 16x512 16x2048    # the full sizes (needs ~4x 5 / 20 GB of RAM)
@@ -48,12 +49,12 @@ def worker(args) -> None:
     rewards = torch.arange(n, dtype=torch.float32) % 3  # (N,)
     advantages = group_advantages(rewards, n)  # one group of N
 
-    def step() -> float:
+    def step(method: str) -> float:
         """One step; returns the seconds spent in token_entropy (0 for GRPO)."""
         logits.grad = None
         spent = 0.0
         logps = torch.log_softmax(logits, dim=-1).gather(-1, ids.unsqueeze(-1)).squeeze(-1)  # (N, T)
-        if args.worker == "gtpo":
+        if method == "gtpo":
             start = time.perf_counter()
             entropy = token_entropy(logits)  # (N, T), no grad
             spent = time.perf_counter() - start
@@ -64,20 +65,27 @@ def worker(args) -> None:
         loss.backward()
         return spent
 
-    step()  # warm-up
+    if args.worker == "time":  # both methods in one process, alternating, so load changes hit both
+        step("grpo"), step("gtpo")  # warm-up
+        times: dict[str, list[float]] = {"grpo": [], "gtpo": [], "entropy": []}
+        for r in range(args.repeats):
+            for method in ("grpo", "gtpo") if r % 2 == 0 else ("gtpo", "grpo"):
+                start = time.perf_counter()
+                spent = step(method)
+                times[method].append(time.perf_counter() - start)
+                if method == "gtpo":
+                    times["entropy"].append(spent)
+        print(json.dumps({key: statistics.median(value) for key, value in times.items()}))
+        return
+    step(args.worker)  # warm-up
     logits.grad = None
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")  # reset VmHWM to the current RSS
     base = _status_kib("VmRSS")
-    times, entropy_times = [], []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        entropy_times.append(step())
-        times.append(time.perf_counter() - start)
+    step(args.worker)
     peak = _status_kib("VmHWM") - base
-    print(json.dumps({"time_s": statistics.median(times), "entropy_s": statistics.median(entropy_times),
-                      "peak_mib": peak / 1024, "logits_mib": logits.numel() * 4 / 2**20}))
+    print(json.dumps({"peak_mib": peak / 1024, "logits_mib": logits.numel() * 4 / 2**20}))
 
 
 def measure(method: str, n: int, t: int, args) -> dict:
@@ -91,9 +99,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=["4x512", "1x2048"], help="NxT cases (N completions, one group)")
     parser.add_argument("--vocab", type=int, default=151_936)
-    parser.add_argument("--repeats", type=int, default=3, help="timed steps per measurement (median)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (one step of each method) per case; median")
     parser.add_argument("--threads", type=int, default=1, help="torch threads in each measurement")
-    parser.add_argument("--worker", choices=["gtpo", "grpo"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["gtpo", "grpo", "time"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-t", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -101,15 +109,16 @@ def main() -> None:
         worker(args)
         return
     print(f"loss step (log_softmax + gather + loss + backward), V={args.vocab} threads={args.threads} "
-          f"repeats={args.repeats}; peak = RSS growth over the timed steps, logits not counted")
+          f"repeats={args.repeats} (median, alternating); peak = RSS growth over one step, logits not counted")
     print(f"{'N':>3} {'T':>5} {'logits MiB':>10} {'GRPO s':>7} {'MiB':>7} {'GTPO s':>7} {'(entropy)':>9} {'MiB':>7} {'time':>6} {'memory':>7}")
     for case in args.cases:
         n, t = (int(x) for x in case.lower().split("x"))
+        timing = measure("time", n, t, args)
         grpo = measure("grpo", n, t, args)
         gtpo = measure("gtpo", n, t, args)
-        print(f"{n:>3} {t:>5} {grpo['logits_mib']:>10.0f} {grpo['time_s']:>7.2f} {grpo['peak_mib']:>7.0f} "
-              f"{gtpo['time_s']:>7.2f} {gtpo['entropy_s']:>9.2f} {gtpo['peak_mib']:>7.0f} {gtpo['time_s'] / grpo['time_s']:>5.2f}x "
-              f"{gtpo['peak_mib'] / grpo['peak_mib']:>6.2f}x")
+        print(f"{n:>3} {t:>5} {grpo['logits_mib']:>10.0f} {timing['grpo']:>7.2f} {grpo['peak_mib']:>7.0f} "
+              f"{timing['gtpo']:>7.2f} {timing['entropy']:>9.2f} {gtpo['peak_mib']:>7.0f} "
+              f"{timing['gtpo'] / timing['grpo']:>5.2f}x {gtpo['peak_mib'] / grpo['peak_mib']:>6.2f}x")
         sys.stdout.flush()
 
 
