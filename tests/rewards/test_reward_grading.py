@@ -76,7 +76,14 @@ def test_fast_path_decides_numbers_without_sympy():
     assert quick_match("0.505", "0.5") is True  # |0.005| <= 0.01, the spec's tolerance
     assert quick_match("0.52", "0.5") is False  # |0.02| > 0.01
     assert quick_match(r"3\sqrt{2}", r"\sqrt{18}") is None  # undecided: goes to math-verify
-    assert quick_match("18 dollars", "18") is None  # words are not stripped (conservative)
+    # units: a number and 1-3 plain words, compared by the number when the reference is a number
+    assert quick_match("18 dollars", "18") is True
+    assert quick_match("5 square feet", "5") is True
+    assert quick_match("18 dollars", "19") is False
+    assert quick_match("5 pi", "5") is None  # a math word: left to math-verify
+    assert quick_match("18 apples and 3 pears", "18") is None  # not a number-plus-unit shape
+    assert quick_match("dollars", "dollars") is True  # plain string equality
+    assert quick_match("\u22125", "-5") is True  # unicode minus
     assert parse_rational("-\\frac{1}{2}") == parse_rational("-1/2") == parse_rational("-0.5")
     assert parse_rational("1/0") is None
     assert parse_rational("1" * 500) is None  # over the digit cap: no giant rationals
@@ -216,6 +223,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="timeout"):
         Grader(timeout=0)
     assert Grader(num_workers=0).matches([None], ["1"]) == [False]  # type: ignore[list-item]
+    assert Grader(num_workers=0).matches(["27"], [27.0]) == [True]  # type: ignore[list-item]
 
 
 def test_workers_exit_with_the_interpreter():

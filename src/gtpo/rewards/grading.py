@@ -5,13 +5,15 @@ r"""Answer equivalence: a fast exact path, then math-verify (symbolic), never `e
 1. Both strings are cleaned: lone surrogates/broken unicode replaced, surrounding ``$...$``,
    ``\(...\)``, ``\[...\]`` and a ``\boxed{...}`` wrapper removed, ``\$``/``$`` currency signs,
    ``\!``/``\,``/``~`` spacing, ``\left``/``\right``, ``^\circ``/``\%``/``%`` suffixes, a trailing
-   period and ``\text{...}`` wrappers dropped, whitespace collapsed. Units and words are NOT stripped
-   ("18 dollars" goes to math-verify), to stay conservative.
+   period and ``\text{...}`` wrappers dropped, the unicode minus read as ``-``, whitespace collapsed.
 2. Equal cleaned strings match.
 3. If both parse as exact rationals (``1,000``, ``025``, ``-3.50``, ``7/2``, ``\frac{7}{2}``,
    ``\dfrac12``, ``-\frac{1}{2}``) they match iff ``|pred - ref| <= 1e-2`` (the spec's tolerance,
    absolute), computed with `fractions.Fraction` so huge integers never overflow. "5" vs "50" and
    "15" vs "150" are decided here as different.
+   Units: when the reference is a number and the prediction is a number followed by one to three
+   plain words of two or more letters ("18 dollars", "5 square feet"), the number is compared
+   ("pi", "sqrt", "times" and similar math words excluded). Nothing else is stripped.
 4. Otherwise: undecided (None), and `symbolic_match` runs math-verify.
 
 Departure from the authors' code: the spec notes they also accept *string containment* in the
@@ -39,6 +41,10 @@ _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+")
 _SLASH = re.compile(r"([+-]?\d+)\s*/\s*([+-]?\d+)")
 _FRAC = re.compile(r"([+-]?)\\[dt]?frac\s*(?:\{\s*([+-]?\d+)\s*\}|(\d))\s*(?:\{\s*([+-]?\d+)\s*\}|(\d))")
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{([^{}]*)\}")
+_UNITS = re.compile(r"([+-]?[\d.,]+(?:/\d+)?)((?:\s+[A-Za-z]{2,}\.?){1,3})")  # unambiguous: linear time
+_MATH_WORDS = frozenset(
+    {"pi", "sqrt", "times", "cdot", "frac", "dfrac", "infty", "inf", "mod", "and", "or", "to"}
+)
 _WRAPPERS = (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 
 
@@ -84,7 +90,7 @@ def normalize_answer(text: str) -> str:
     s = _TEXT.sub(r"\1", s)
     for token in ("\\left", "\\right", "\\!", "\\,", "\\;", "\\ ", "~"):
         s = s.replace(token, "")
-    s = s.replace("\\$", "").replace("$", "").replace("{,}", ",")
+    s = s.replace("\\$", "").replace("$", "").replace("{,}", ",").replace("\u2212", "-")
     for suffix in ("^\\circ", "^{\\circ}", "\\%", "%", "."):
         if s.endswith(suffix) and len(s) > len(suffix):
             s = s[: -len(suffix)]
@@ -120,6 +126,10 @@ def quick_match(pred: str, ref: str) -> bool | None:
     if p == r:
         return True
     pv, rv = parse_rational(p), parse_rational(r)
+    if pv is None and rv is not None and len(p) <= 100:
+        match = _UNITS.fullmatch(p)
+        if match and not _MATH_WORDS.intersection(w.rstrip(".").lower() for w in match.group(2).split()):
+            pv = parse_rational(match.group(1))
     if pv is not None and rv is not None:
         return abs(pv - rv) <= TOLERANCE
     return None

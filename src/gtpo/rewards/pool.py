@@ -152,6 +152,8 @@ class Grader:
         with self._lock:
             for i, (pred, ref) in enumerate(zip(preds, refs, strict=True)):
                 self.stats["items"] += 1
+                if isinstance(ref, (int, float)) and not isinstance(ref, bool):
+                    ref = str(ref)  # e.g. AMC answers read as floats
                 if not isinstance(pred, str) or not isinstance(ref, str):
                     self.stats["errors"] += 1
                     continue
