@@ -286,6 +286,9 @@ def test_cli_smoke(tiny_model_dir, tmp_path, capsys):
         == 2
     )
     assert "every k must be in 1..n" in capsys.readouterr().err
+    missing = ["eval", "--model", str(tmp_path / "nope"), "--task", "gsm8k", "--output", str(tmp_path / "o")]
+    assert main(missing) == 2  # checked before any data is loaded
+    assert "no such folder" in capsys.readouterr().err
 
 
 REC = '{"id": "a", "sample": 0, "correct": true}'

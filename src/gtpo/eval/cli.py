@@ -15,6 +15,7 @@ import sys
 from transformers import HfArgumentParser
 
 from gtpo.eval.runner import EvalConfig, run, summary_table
+from gtpo.tasks import TaskSourceError
 
 
 def build_parser() -> HfArgumentParser:
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         summary = run(config)
-    except (ValueError, FileNotFoundError, OSError) as err:
+    except (ValueError, OSError, TaskSourceError) as err:
         print(f"gtpo eval: error: {err}", file=sys.stderr)
         return 2
     print(summary_table(summary["results"], config.ks), end="")

@@ -72,10 +72,8 @@ def _looks_like_path(model: str) -> bool:
     return _HUB_ID.fullmatch(model) is None
 
 
-def load_model(model: str, *, dtype: str = "auto") -> tuple[Any, Any]:
-    """(model, tokenizer) from a local folder or a hub id, on the GPU when there is one."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def check_model(model: str) -> Path:
+    """Fail early, naming the option, when `model` is neither a checkpoint folder nor a hub id."""
     path = Path(model).expanduser()
     if path.exists():
         if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
@@ -86,6 +84,14 @@ def load_model(model: str, *, dtype: str = "auto") -> tuple[Any, Any]:
         raise FileNotFoundError(
             f"--model {model}: no such folder; give a checkpoint folder or a hub id like Qwen/Qwen2.5-Math-1.5B"
         )
+    return path
+
+
+def load_model(model: str, *, dtype: str = "auto") -> tuple[Any, Any]:
+    """(model, tokenizer) from a local folder or a hub id, on the GPU when there is one."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = check_model(model)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch_dtype = _resolve_dtype(dtype, device)
     source = str(path) if path.exists() else model
@@ -273,6 +279,9 @@ def run(
     models = list(models) if models is not None else list(config.model)
     if dataset is not None and len(config.task) != 1:
         raise ValueError("dataset= replaces one task's data; give exactly one task name")
+    for spec in models:
+        if isinstance(spec, str):
+            check_model(spec)
     datasets_ = {t: dataset if dataset is not None else _load_dataset(config, t) for t in config.task}
     for t, data in datasets_.items():
         _check_dataset(data, t)
