@@ -1,94 +1,9 @@
-"""Helpers for the gtpo.trl tests: a GTPOConfig for the tiny model, and scripted generation.
-
-`ScriptedGeneration` replaces GRPOTrainer._generate (the sampling step only): each row of the global
-generation batch gets the completion `texts[global_row % G]`, so groups hold known completions with
-shared prefixes/suffixes, while TRL's own scoring, advantages, gathering and slicing run for real.
-"""
+"""Fixtures for the gtpo.trl tests (helpers in trl_helpers.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-# Group of G = 4: rows 0 and 2 are correct (answer 2), rows 1 and 3 wrong; different lengths so the
-# backward (right-aligned) conflicts differ from the forward ones.
-TEXTS = (
-    "<reasoning>\n1 + 1 = 2\n</reasoning>\n<answer>\n2\n</answer>",
-    "<reasoning>\n1 + 1 = 3\n</reasoning>\n<answer>\n3\n</answer>",
-    "<reasoning>\n2\n</reasoning>\n<answer>\n2\n</answer>",
-    "<answer>\n5\n</answer>",
-)
-
-
-def answer_is_two(completions, **_):
-    """1.0 when the completion answers 2, else 0.0 (a plain text reward)."""
-    return [1.0 if "<answer>\n2\n</answer>" in c else 0.0 for c in completions]
-
-
-class ScriptedGeneration:
-    """Stands in for GRPOTrainer._generate: fixed prompt ids, completion `texts[global_row % len(texts)]`."""
-
-    def __init__(self, trainer, texts=TEXTS):
-        self.trainer = trainer
-        tok = trainer.processing_class
-        self.completions = [tok.encode(t, add_special_tokens=False) + [tok.eos_token_id] for t in texts]
-        self.texts = list(texts)
-
-    def __call__(self, prompts):
-        tok = self.trainer.processing_class
-        offset = self.trainer.accelerator.process_index * len(prompts)
-        prompt_ids = [tok.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=False)
-                      for p in prompts]  # fmt: skip
-        rows = [(offset + i) % len(self.completions) for i in range(len(prompts))]
-        completion_ids = [list(self.completions[r]) for r in rows]
-        completions = [self.texts[r] for r in rows]
-        return prompt_ids, completion_ids, None, completions, None, {}, None, None
-
-
-def gtpo_args(output_dir: str | Path, **overrides):
-    from gtpo.trl import GTPOConfig
-
-    settings = dict(
-        output_dir=str(output_dir),
-        use_cpu=True,
-        bf16=False,
-        gradient_checkpointing=False,
-        per_device_train_batch_size=8,
-        num_generations=4,
-        max_completion_length=24,
-        temperature=1.0,
-        learning_rate=1e-3,
-        max_steps=3,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        seed=0,
-        dataloader_num_workers=0,
-    )
-    settings.update(overrides)
-    return GTPOConfig(**settings)
-
-
-def make_trainer(model_dir, output_dir, *, reward=answer_is_two, scripted=True, **overrides):
-    """A GTPOTrainer on the tiny model and 16 arith prompts; generation scripted unless scripted=False."""
-    from transformers import AutoTokenizer
-
-    from gtpo.tasks import load_task
-    from gtpo.trl import GTPOTrainer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
-    trainer = GTPOTrainer(
-        model=str(model_dir),
-        reward_funcs=[reward],
-        args=gtpo_args(output_dir, **overrides),
-        train_dataset=load_task("arith", limit=16, seed=0),
-        processing_class=tokenizer,
-    )
-    if scripted:
-        trainer._generate = ScriptedGeneration(trainer)
-    return trainer
+from trl_helpers import make_trainer
 
 
 @pytest.fixture
