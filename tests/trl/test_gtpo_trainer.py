@@ -104,3 +104,26 @@ def test_initial_entropy_is_kept_once_measured(scripted_trainer, generation_inpu
 
 def test_no_reference_model(scripted_trainer):
     assert scripted_trainer.ref_model is None and scripted_trainer.beta == 0.0
+
+
+def test_several_updates_per_batch_use_old_logps_and_the_ppo_clip(tiny_model_dir, tmp_path, generation_inputs):
+    from trl_helpers import make_trainer
+
+    trainer = make_trainer(tiny_model_dir, tmp_path / "run", num_iterations=2, epsilon=0.2)
+    trainer.model.train()
+    trainer.current_gradient_accumulation_steps = 1
+    out = trainer._generate_and_score_completions(generation_inputs)
+    assert "old_per_token_logps" in out  # TRL computes pi_old when a batch is reused (num_iterations > 1)
+    old = out["old_per_token_logps"]
+    # move the policy away from pi_old so that the clip binds on some tokens
+    with torch.no_grad():
+        for p in trainer.model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    loss = trainer._compute_loss(trainer.model, out)
+    logps, entropy = _reference_logps_and_entropy(trainer.model, out, trainer.args.temperature)
+    expected, metrics = gtpo_loss(
+        logps, out["advantages"], out["completion_mask"], out[WEIGHTS_KEY], entropy, old_logps=old,
+        initial_entropy=trainer.gtpo_state.initial_entropy, clip_eps=0.2, conflict_mask=out[CONFLICTS_KEY],
+    )  # fmt: skip
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
+    assert metrics["clip_frac"] > 0 and trainer._metrics["train"]["gtpo/clip_frac"][0] > 0

@@ -1,0 +1,80 @@
+"""GTPOConfig: the GTPO fields, their defaults, and errors that name the field and the fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from gtpo.trl import GTPOConfig, TaskArguments
+from trl import GRPOConfig
+
+BASE = dict(use_cpu=True, bf16=False, per_device_train_batch_size=8, num_generations=4, report_to="none")
+
+
+def make(tmp_path, **overrides) -> GTPOConfig:
+    return GTPOConfig(output_dir=str(tmp_path), **{**BASE, **overrides})
+
+
+def test_defaults_follow_the_paper(tmp_path):
+    config = make(tmp_path)
+    assert isinstance(config, GRPOConfig)
+    assert (config.conflict_scope, config.positive_weight, config.entropy_gamma) == ("prefix_suffix", 2.0, 0.1)
+    assert config.entropy_threshold == pytest.approx(math.log(2))
+    assert (config.entropy_filter, config.normalize_by_conflicts) == ("auto", False)
+    assert (config.beta, config.loss_type, config.scale_rewards) == (0.0, "grpo", "group")
+
+
+def test_every_gtpo_field_is_documented_once():
+    own = {f.name for f in dataclasses.fields(GTPOConfig)} - {f.name for f in dataclasses.fields(GRPOConfig)}
+    assert own == {"conflict_scope", "positive_weight", "entropy_threshold", "entropy_gamma", "entropy_filter",
+                   "normalize_by_conflicts"}  # fmt: skip
+    for f in dataclasses.fields(GTPOConfig):
+        if f.name in own:
+            assert len(f.metadata["help"]) > 40, f.name
+
+
+def test_scale_rewards_booleans_map_to_group_and_none(tmp_path):
+    assert make(tmp_path, scale_rewards=False).scale_rewards == "none"
+    assert make(tmp_path, scale_rewards=True).scale_rewards == "group"
+
+
+@pytest.mark.parametrize(
+    "overrides, field, fix",
+    [
+        (dict(beta=0.04), "beta", "set beta=0"),
+        (dict(scale_rewards="batch"), "scale_rewards", "'group'"),
+        (dict(conflict_scope="everywhere"), "conflict_scope", "prefix_suffix, all"),
+        (dict(entropy_filter="sometimes"), "entropy_filter", "negative_only"),
+        (dict(positive_weight=-1.0), "positive_weight", ">= 0"),
+        (dict(entropy_threshold=0.0), "entropy_threshold", "ln 2"),
+        (dict(entropy_gamma=-0.1), "entropy_gamma", ">= 0"),
+        (dict(loss_type="dapo"), "loss_type", "'grpo'"),
+        (dict(multi_objective_aggregation="normalize_then_sum"), "multi_objective_aggregation", "sum_then"),
+        (dict(epsilon_high=0.28), "epsilon_high", "set epsilon"),
+        (dict(top_entropy_quantile=0.2), "top_entropy_quantile", "1.0"),
+        (dict(entropy_coef=0.01), "entropy_coef", "entropy_coef=0"),
+        (dict(importance_sampling_level="sequence"), "importance_sampling_level", "'token'"),
+    ],
+)
+def test_invalid_values_name_the_field_and_the_fix(tmp_path, overrides, field, fix):
+    with pytest.raises(ValueError, match=field) as err:
+        make(tmp_path, **overrides)
+    assert fix in str(err.value)
+
+
+def test_generation_batch_must_hold_whole_groups(tmp_path):
+    with pytest.raises(ValueError, match="multiple of num_generations=4"):
+        make(tmp_path, per_device_train_batch_size=6)
+    assert make(tmp_path, per_device_train_batch_size=6, steps_per_generation=2).generation_batch_size == 12
+
+
+def test_task_arguments_validate():
+    assert TaskArguments().rewards == ["format", "correctness"]
+    with pytest.raises(ValueError, match="rewards"):
+        TaskArguments(rewards=["length"])
+    with pytest.raises(ValueError, match="algo"):
+        TaskArguments(algo="ppo")
+    with pytest.raises(ValueError, match="task_limit"):
+        TaskArguments(task_limit=0)
