@@ -248,3 +248,24 @@ def test_workers_exit_with_the_interpreter():
             time.sleep(0.1)
         else:
             raise AssertionError(f"worker {pid} outlived its interpreter")
+
+
+def test_works_with_more_than_1024_open_files(tmp_path):
+    """Trainers keep many files open; worker pipes then get fds >= 1024 (select() would fail)."""
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"open-file limit {hard} is below 1200")
+    if soft != resource.RLIM_INFINITY and soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    held = []
+    try:
+        while len(held) < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        with Grader(num_workers=1, timeout=DEADLINE) as grader:
+            assert grader.matches([r"3\sqrt{2}"], [r"\sqrt{18}"]) == [True]
+            assert grader._workers[0].fd >= 1024
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -83,6 +83,8 @@ def test_math_subjects_filter(shared_data):
     assert canonical_subject("counting and probability") == "Counting & Probability"
     with pytest.raises(ValueError, match="valid subjects: Algebra, Counting & Probability"):
         load_task("math", "test", source=shared_data, subjects=["calculus"])
+    with pytest.raises(ValueError, match="subjects= is empty"):
+        load_task("math", "test", source=str(shared_data), subjects=[])
     with pytest.raises(ValueError, match="only applies to 'math'"):
         load_task("gsm8k", "test", source=shared_data, subjects=["algebra"])
 

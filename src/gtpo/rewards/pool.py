@@ -3,7 +3,7 @@
 Each batch first goes through the fast path (`grading.quick_match`); answers over 1,000 characters
 or 50 nested brackets are False at once (``stats["too_long"]``); only the remaining undecided items
 reach math-verify, which runs in worker *processes* (`python -m gtpo.rewards.worker`, talking JSON lines
-over pipes). The parent waits on the pipes with `select`; an item past its deadline gets its worker
+over pipes). The parent waits on the pipes with `poll`; an item past its deadline gets its worker
 killed (SIGKILL) and replaced, scores False, and increments ``stats["timeouts"]``. A worker that
 crashes or reports an exception scores False and increments ``stats["errors"]``.
 
@@ -254,7 +254,10 @@ class Grader:
             waits = [w.deadline - now for w in self._workers if w.state == "busy"]
             waits += [w.started + self.startup_timeout - now for w in self._workers if w.state == "starting"]
             wait = max(0.0, min(waits)) if waits else 0.05
-            ready, _, _ = select.select([w.fd for w in self._workers], [], [], wait)
+            poller = select.poll()  # not select.select: it fails on fds >= 1024 (busy trainers)
+            for worker in self._workers:
+                poller.register(worker.fd, select.POLLIN)
+            ready = {fd for fd, _ in poller.poll(wait * 1000.0)}
             for worker in [w for w in self._workers if w.fd in ready]:
                 self._read(worker, results, outstanding)
             now = time.monotonic()

@@ -304,6 +304,8 @@ def load_task(
         if isinstance(subjects, str):
             subjects = [subjects]
         wanted = {canonical_subject(s) for s in subjects}
+        if not wanted:
+            raise ValueError(f"subjects= is empty; pass None for all or some of: {', '.join(MATH_SUBJECTS)}")
 
     if source is not None and (isinstance(source, os.PathLike) or _looks_like_path(str(source))):
         path = _local_file(spec, Path(source).expanduser(), split)
