@@ -316,3 +316,72 @@ def test_read_samples_refuses_a_corrupt_middle_line(tmp_path):
     path.write_text(REC[:5] + "\n" + REC + "\n")
     with pytest.raises(ValueError, match=r"samples.jsonl:1: corrupt line"):
         runner_mod.read_samples(path)
+
+
+def test_left_padded_batch_decodes_like_single_prompts(tiny_model_dir):
+    """Greedy completions of prompts of different lengths are the same batched (left-padded) or alone."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from gtpo.eval.generate import HFSampler
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    prompts = [
+        tokenizer(t, add_special_tokens=False)["input_ids"]
+        for t in ("What is 2 + 3?", "Tom has 4 apples " * 6)
+    ]
+    assert len(prompts[0]) < len(prompts[1])
+    sampler = HFSampler(model, tokenizer)
+    greedy = dict(temperature=0.0, top_p=1.0, max_new_tokens=10, seed=0)
+    batched = sampler.generate(prompts, **greedy)
+    alone = [sampler.generate([p], **greedy)[0] for p in prompts]
+    assert [c.text for c in batched] == [c.text for c in alone]
+    assert [c.num_tokens for c in batched] == [c.num_tokens for c in alone]
+
+
+class StubModel:
+    """Returns fixed continuations, to test how HFSampler cuts at eos and counts tokens."""
+
+    def __init__(self, new_tokens, eos_id):
+        from transformers import GenerationConfig
+
+        self.generation_config = GenerationConfig(eos_token_id=eos_id)
+        self.device = "cpu"
+        self.training = False
+        self.new_tokens = new_tokens
+        self.seen = None
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        self.training = mode
+        return self
+
+    def generate(self, input_ids, attention_mask, generation_config):
+        import torch
+
+        self.seen = (input_ids, attention_mask, generation_config)
+        return torch.cat([input_ids, torch.tensor(self.new_tokens)], dim=1)
+
+
+def test_sampler_cuts_at_the_first_eos_and_pads_left(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from gtpo.eval.generate import HFSampler
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    a, b = (
+        tokenizer("7", add_special_tokens=False)["input_ids"][0],
+        tokenizer("8", add_special_tokens=False)["input_ids"][0],
+    )
+    stub = StubModel([[a, eos, b, pad], [a, b, a, b]], eos)
+    out = HFSampler(stub, tokenizer).generate(
+        [[a], [b, b, b]], temperature=0.5, top_p=0.9, max_new_tokens=4, seed=1
+    )
+    assert [(c.text, c.num_tokens, c.truncated) for c in out] == [("7", 2, False), ("7878", 4, True)]
+    ids, mask, config = stub.seen
+    assert ids.tolist() == [[pad, pad, a], [b, b, b]] and mask.tolist() == [[0, 0, 1], [1, 1, 1]]
+    assert (config.do_sample, config.temperature, config.top_p, config.top_k) == (True, 0.5, 0.9, None)
+    assert config.max_new_tokens == 4 and config.pad_token_id == pad
