@@ -179,6 +179,8 @@ def test_maj_sampled_estimate_is_close_and_reproducible():
 def test_maj_scales_to_1024_samples():
     labels = [i % 3 for i in range(1024)]  # 342 zeros, 341 ones, 341 twos
     assert majority_vote_accuracy(labels, [True, False, False], 1024) == 1.0
+    # k = 1 is enumerated (1024 single-sample subsets > num_subsets): exactly the share of zeros
+    assert majority_vote_accuracy(labels, [True, False, False], 1) == 342 / 1024
     value = majority_vote_accuracy(labels, [True, False, False], 64, num_subsets=500)
     assert 0.2 < value < 0.6
 

@@ -57,7 +57,7 @@ class EvalConfig:
     )
     maj_subsets: int = field(
         default=1000,
-        metadata={"help": "random k-subsets per problem for maj@k (exact when C(n,k) is smaller)"},
+        metadata={"help": "random k-subsets per problem for maj@k (exact when C(n,k) <= max(this, n))"},
     )
     grade_timeout: float = field(default=5.0, metadata={"help": "seconds allowed per answer check"})
 

@@ -15,7 +15,8 @@ string equality, so "0.5" and "\\frac{1}{2}" vote together. Samples without an a
 extracted, or not gradable) abstain; they never win a vote. The estimator is the expectation over
 uniformly random k-subsets of the n samples:
 
-- exact when C(n, k) <= `num_subsets` (all subsets enumerated; in particular k == n and k == 1);
+- exact when C(n, k) <= max(`num_subsets`, n): all subsets are enumerated (always for k = 1,
+  k = n - 1 and k = n);
 - otherwise the mean over `num_subsets` subsets drawn with a seeded generator (`seed`), so the
   value is reproducible; its standard error is at most 0.5 / sqrt(num_subsets).
 
@@ -200,11 +201,12 @@ def majority_vote_accuracy(
         raise ValueError(f"a label exceeds the {num_clusters} clusters given in cluster_correct")
     if num_clusters == 0:
         return 0.0
-    if math.comb(n, k) <= num_subsets:
+    if math.comb(n, k) <= max(num_subsets, n):  # k = 1 and k = n - 1 are always exact
         subsets = np.array(list(itertools.combinations(range(n), k)), dtype=np.int64)  # (S, k)
     else:
         rng = np.random.default_rng(seed)
-        subsets = np.argsort(rng.random((num_subsets, n)), axis=1)[:, :k]  # (S, k) uniform k-subsets
+        keys = rng.random((num_subsets, n))  # (S, n): the k smallest keys of a row are a uniform k-subset
+        subsets = np.argpartition(keys, k - 1, axis=1)[:, :k]  # (S, k)
     votes = lab[subsets]  # (S, k) cluster ids, num_clusters = abstain
     # Per-subset vote counts via one bincount over offset ids; the abstain column is dropped.
     width = num_clusters + 1
