@@ -269,3 +269,20 @@ def test_works_with_more_than_1024_open_files(tmp_path):
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_interrupted_batch_leaves_no_stale_reply(monkeypatch):
+    with Grader(num_workers=1, timeout=DEADLINE) as grader:
+        assert grader.matches(["x+x"], ["2x"]) == [True]
+        real = grader._wait_and_read
+
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(grader, "_wait_and_read", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            grader.matches(["x+x"], ["2x"])  # dispatched to the worker, then interrupted
+        monkeypatch.setattr(grader, "_wait_and_read", real)
+        assert not [w for w in grader._workers if w.state == "busy"]  # the busy worker was dropped
+        # the next batch must not receive the interrupted batch's (True) reply
+        assert grader.matches(["x+x"], ["3x"]) == [False]

@@ -6,8 +6,10 @@ a string or a chat list ``[{"role": "assistant", "content": ...}]`` (content may
 ``{"type": "text", "text": ...}`` parts); the text of the last message is scored.
 
 One bad item never fails the batch: an exception while scoring it gives 0.0 and increments
-``REWARD_ERRORS["format"]`` / ``REWARD_ERRORS["correctness"]``. Correctness checks of a batch go to
-the shared `Grader` in one call, so the pool's workers check them in parallel.
+``REWARD_ERRORS["format"]`` / ``REWARD_ERRORS["correctness"]``; checks past their deadline count in
+the grader's ``stats``. Correctness checks of a batch go to the shared `Grader` in one call, so the
+pool's workers check them in parallel. A grader that cannot start its workers at all raises (a
+broken install must not silently train on zero rewards).
 """
 
 from __future__ import annotations
@@ -70,12 +72,8 @@ def correctness_reward_func(
                 todo.append((i, pred, str(ref)))
         except Exception:
             REWARD_ERRORS["correctness"] += 1
-    if todo:
-        try:
-            verdicts = (grader or default_grader()).matches([p for _, p, _ in todo], [r for _, _, r in todo])
-        except Exception:
-            REWARD_ERRORS["correctness"] += len(todo)
-            verdicts = [False] * len(todo)
+    if todo:  # the grader never raises for answer text; a worker start-up failure does propagate
+        verdicts = (grader or default_grader()).matches([p for _, p, _ in todo], [r for _, _, r in todo])
         for (i, _, _), ok in zip(todo, verdicts, strict=True):
             scores[i] = CORRECT if ok else 0.0
     return scores

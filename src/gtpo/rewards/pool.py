@@ -18,6 +18,7 @@ otherwise); it exists for benchmarking and for environments that forbid subproce
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -139,6 +140,7 @@ class Grader:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._start_failures = 0  # consecutive workers that died before reporting ready
+        self._job_ids = itertools.count()
         self._finalizer = weakref.finalize(self, _stop_if_owner, self._procs, self._pid)
 
     # ----------------------------------------------------------------------------------- public
@@ -237,43 +239,63 @@ class Grader:
             self._pid = os.getpid()
         while len(self._workers) < self.num_workers:
             self._spawn()
-        queue = deque(pending)
-        items = {i: (pred, ref) for i, pred, ref in pending}
-        outstanding = set(items)
-        while outstanding:
-            for worker in self._workers:
-                if worker.state == "idle" and queue:
-                    i, pred, ref = queue.popleft()
-                    try:
-                        worker.send(i, pred, ref, deadline)
-                    except OSError:  # died while idle: retry the item on a fresh worker
-                        queue.appendleft((i, pred, ref))
-                        self._retire(worker, replace=True)
-                        break
-            now = time.monotonic()
-            waits = [w.deadline - now for w in self._workers if w.state == "busy"]
-            waits += [w.started + self.startup_timeout - now for w in self._workers if w.state == "starting"]
-            wait = max(0.0, min(waits)) if waits else 0.05
-            poller = select.poll()  # not select.select: it fails on fds >= 1024 (busy trainers)
-            for worker in self._workers:
-                poller.register(worker.fd, select.POLLIN)
-            ready = {fd for fd, _ in poller.poll(wait * 1000.0)}
-            for worker in [w for w in self._workers if w.fd in ready]:
-                self._read(worker, results, outstanding)
-            now = time.monotonic()
-            for worker in list(self._workers):
-                if worker.state == "busy" and now >= worker.deadline:
-                    self.stats["timeouts"] += 1
-                    outstanding.discard(worker.item)
-                    self._retire(worker, replace=True)
-                elif worker.state == "starting" and now >= worker.started + self.startup_timeout:
-                    self._retire(worker, replace=False)
-                    raise RuntimeError(
-                        f"a grader worker did not start within {self.startup_timeout:.0f} s "
-                        f"(`{sys.executable} -m gtpo.rewards.worker`); check that gtpo and math-verify import"
-                    )
+        # Job ids are unique over the grader's life, so a reply can never land in another batch.
+        jobs = {next(self._job_ids): item for item in pending}  # job id -> (result index, pred, ref)
+        queue = deque(jobs)
+        outstanding = set(jobs)
+        try:
+            while outstanding:
+                self._dispatch(queue, jobs, deadline)
+                self._wait_and_read(results, jobs, outstanding)
+        except BaseException:  # interrupted (Ctrl-C) or a start-up failure: drop half-done work
+            for worker in [w for w in self._workers if w.state == "busy"]:
+                self._retire(worker, replace=False)
+            raise
 
-    def _read(self, worker: _Worker, results: list[bool], outstanding: set[int]) -> None:
+    def _dispatch(self, queue: deque[int], jobs: dict[int, tuple[int, str, str]], deadline: float) -> None:
+        for worker in list(self._workers):
+            if worker.state == "idle" and queue:
+                job = queue.popleft()
+                _, pred, ref = jobs[job]
+                try:
+                    worker.send(job, pred, ref, deadline)
+                except OSError:  # died while idle: retry the job on a fresh worker
+                    queue.appendleft(job)
+                    self._retire(worker, replace=True)
+
+    def _wait_and_read(
+        self, results: list[bool], jobs: dict[int, tuple[int, str, str]], outstanding: set[int]
+    ) -> None:
+        now = time.monotonic()
+        waits = [w.deadline - now for w in self._workers if w.state == "busy"]
+        waits += [w.started + self.startup_timeout - now for w in self._workers if w.state == "starting"]
+        wait = max(0.0, min(waits)) if waits else 0.05
+        poller = select.poll()  # not select.select: it fails on fds >= 1024 (busy trainers)
+        for worker in self._workers:
+            poller.register(worker.fd, select.POLLIN)
+        ready = {fd for fd, _ in poller.poll(wait * 1000.0)}
+        for worker in [w for w in self._workers if w.fd in ready]:
+            self._read(worker, results, jobs, outstanding)
+        now = time.monotonic()
+        for worker in list(self._workers):
+            if worker.state == "busy" and now >= worker.deadline:
+                self.stats["timeouts"] += 1
+                outstanding.discard(worker.item)
+                self._retire(worker, replace=True)
+            elif worker.state == "starting" and now >= worker.started + self.startup_timeout:
+                self._retire(worker, replace=False)
+                raise RuntimeError(
+                    f"a grader worker did not start within {self.startup_timeout:.0f} s "
+                    f"(`{sys.executable} -m gtpo.rewards.worker`); check that gtpo and math-verify import"
+                )
+
+    def _read(
+        self,
+        worker: _Worker,
+        results: list[bool],
+        jobs: dict[int, tuple[int, str, str]],
+        outstanding: set[int],
+    ) -> None:
         try:
             messages = worker.read_lines()
         except (OSError, ValueError):
@@ -300,11 +322,11 @@ class Grader:
                     raise RuntimeError(f"a grader worker failed to start: {message.get('error')}")
                 worker.state = "idle"
                 self._start_failures = 0
-            elif message.get("i") == worker.item:
+            elif worker.state == "busy" and message.get("i") == worker.item:
                 if "error" in message:
                     self.stats["errors"] += 1
                 else:
-                    results[worker.item] = bool(message["ok"])
+                    results[jobs[worker.item][0]] = bool(message["ok"])
                 outstanding.discard(worker.item)
                 worker.state, worker.item = "idle", None
 
