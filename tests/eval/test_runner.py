@@ -385,3 +385,41 @@ def test_sampler_cuts_at_the_first_eos_and_pads_left(tiny_model_dir):
     assert ids.tolist() == [[pad, pad, a], [b, b, b]] and mask.tolist() == [[0, 0, 1], [1, 1, 1]]
     assert (config.do_sample, config.temperature, config.top_p, config.top_k) == (True, 0.5, 0.9, None)
     assert config.max_new_tokens == 4 and config.pad_token_id == pad
+
+
+def test_vllm_backend_with_a_stand_in_vllm_module(tiny_model_dir, tmp_path, monkeypatch):
+    """The vLLM path end to end against a stand-in module with vLLM's API shape (no GPU here)."""
+    import sys
+    import types
+
+    made = {}
+
+    class SamplingParams:
+        def __init__(self, **kwargs):
+            self.__dict__.update(kwargs)
+
+    class LLM:
+        def __init__(self, **kwargs):
+            made["llm"] = kwargs
+
+        def generate(self, requests, params, use_tqdm=True):
+            made.setdefault("calls", []).append((requests, params))
+            out = types.SimpleNamespace(text=canonical("7"), token_ids=[1, 2, 3], finish_reason="stop")
+            return [types.SimpleNamespace(outputs=[out]) for _ in requests]
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams))
+    opts = dict(OPTS, n=2, k="1,2", batch_size=4, limit=None)
+    (row,) = evaluate(str(tiny_model_dir), "gsm8k", tmp_path, backend="vllm", show_progress=False, **opts)[
+        "results"
+    ]
+    assert made["llm"] == {"model": str(tiny_model_dir), "seed": 0, "dtype": "auto"}
+    requests, params = made["calls"][0]
+    assert len(requests) == 4 and all(isinstance(r["prompt_token_ids"][0], int) for r in requests)
+    assert [p.temperature for p in params] == [1.0] * 4 and len({p.seed for p in params}) == 4
+    assert params[0].max_tokens == 12 and params[0].n == 1
+    assert row["format_rate"] == 1.0 and row["accuracy"] == pytest.approx(
+        2 / 10
+    )  # only problem 1's answer is 7
+    samples = read_jsonl(tmp_path / "samples.jsonl")
+    assert len(samples) == 10 and all(r["tokens"] == 3 and not r["truncated"] for r in samples)
+    assert json.loads((tmp_path / "run.json").read_text())["backend"] == "vllm"

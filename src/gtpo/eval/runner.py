@@ -301,8 +301,7 @@ def run(
             from transformers import AutoTokenizer
 
             tok = tokenizer or AutoTokenizer.from_pretrained(spec)
-            dtype = "auto" if config.dtype == "auto" else config.dtype
-            sampler: Any = VLLMSampler(spec, dtype=dtype, seed=config.seed)
+            sampler: Any = VLLMSampler(spec, dtype=config.dtype, seed=config.seed)
         else:
             if isinstance(spec, str):
                 net, tok = load_model(spec, dtype=config.dtype)
