@@ -163,7 +163,11 @@ class Grader:
                     self.stats["too_long"] += 1
                     continue
                 pred, ref = clean_text(pred), clean_text(ref)
-                decided = quick_match(pred, ref)
+                try:
+                    decided = quick_match(pred, ref)
+                except Exception:  # defensive: the fast path is plain parsing, but never fail a batch
+                    self.stats["errors"] += 1
+                    continue
                 if decided is not None:
                     self.stats["fast"] += 1
                     results[i] = decided
