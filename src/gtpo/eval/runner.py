@@ -295,6 +295,7 @@ def run(
     rows = []
     for spec, label, name in zip(models, config.names, config.model, strict=True):
         backend = _pick_backend(config, spec)
+        net: Any = None
         if backend == "vllm":
             if not isinstance(spec, str):
                 raise ValueError("--backend vllm needs a checkpoint path or hub id, not a loaded model")
@@ -326,7 +327,7 @@ def run(
             if not single:
                 write_summary(run_dir, config, [row])
             rows.append(row)
-        del sampler
+        sampler = net = None
         if isinstance(spec, str):  # free the weights we loaded before loading the next model
             gc.collect()
             if torch.cuda.is_available():
