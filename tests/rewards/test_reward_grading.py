@@ -36,6 +36,7 @@ EQUIVALENT = [
     ("(x+1)^2", "x^2+2x+1"),  # symbolic
     (r"\left( 3, \frac{\pi}{2} \right)", r"\left( 3, \frac{\pi}{2} \right)"),
     ("30^\\circ", "30"),
+    ("1.57", r"\frac{\pi}{2}"),  # closed forms: the spec's numeric rule on their values
 ]
 NOT_EQUIVALENT = [
     ("5", "50"),
@@ -46,6 +47,8 @@ NOT_EQUIVALENT = [
     (r"\sqrt{2}", "2"),
     ("", "0"),
     ("x+1", "x+2"),
+    ("1.6", r"\frac{\pi}{2}"),  # |1.6 - 1.5708| > 1e-2
+    ("10^{10^{10}}", "10^{10^{10}}+1"),  # differ by exactly 1
 ]
 # A hostile-input deadline: every check below must end well within it, from any thread.
 DEADLINE = 5.0
@@ -182,9 +185,10 @@ def test_crashed_worker_counts_error_and_recovers():
 def test_batch_runs_in_parallel_and_in_order():
     preds = [r"\sqrt{18}", r"2\sqrt{2}", "x^2+2x+1", "(x+1)(x-1)", "7", "10^{10^{10^{10}}}"]
     refs = [r"3\sqrt{2}", r"\sqrt{8}", "(x+1)^2", "x^2-1", "7.0", "5"]
-    with Grader(num_workers=2, timeout=DEADLINE) as grader:
-        assert grader.matches(preds, refs) == [True, True, True, True, True, False]
-        assert grader.stats["fast"] == 1 and grader.stats["symbolic"] == 5
+    grader = default_grader()  # shared, already warm: 2 workers
+    before = dict(grader.stats)
+    assert grader.matches(preds, refs, timeout=DEADLINE) == [True, True, True, True, True, False]
+    assert grader.stats["fast"] - before["fast"] == 1 and grader.stats["symbolic"] - before["symbolic"] == 5
     with pytest.raises(ValueError, match="length"):
         Grader(num_workers=0).matches(["1"], [])
 
@@ -286,3 +290,20 @@ def test_interrupted_batch_leaves_no_stale_reply(monkeypatch):
         assert not [w for w in grader._workers if w.state == "busy"]  # the busy worker was dropped
         # the next batch must not receive the interrupted batch's (True) reply
         assert grader.matches(["x+x"], ["3x"]) == [False]
+
+
+def test_pool_agrees_with_in_process_checks():
+    """Same verdicts from the worker pool (any order, 2 workers) and in-process, pair by pair."""
+    import random
+
+    pairs = (
+        EQUIVALENT + NOT_EQUIVALENT + [("18 dollars", "18"), (r"\frac{\pi}{2}", "1.5708"), ("(2,3)", "(3,2)")]
+    )
+    rng = random.Random(0)
+    batch = [rng.choice(pairs) for _ in range(40)]
+    preds, refs = [p for p, _ in batch], [r for _, r in batch]
+    inline = Grader(num_workers=0, timeout=DEADLINE).matches(preds, refs)
+    assert default_grader().matches(preds, refs, timeout=DEADLINE) == inline  # 2 workers
+    assert inline == [
+        (p, r) in EQUIVALENT or (p, r) == ("18 dollars", "18") or r == "1.5708" for p, r in batch
+    ]

@@ -20,8 +20,10 @@ Departure from the authors' code: the spec notes they also accept *string contai
 reference; we do not, because it makes "5" match "50" (the issue's truth table forbids that).
 
 `symbolic_match(pred, ref, timeout)` wraps both sides as ``$...$`` LaTeX, parses them and calls
-`math_verify.verify(gold=ref, target=pred)`. Its internal timeouts use ``signal.alarm``; they are
-enabled only in a process's main thread (the worker processes of `gtpo.rewards.pool`). Answers
+`math_verify.verify(gold=ref, target=pred)`; if that says no and both sides are closed-form numbers,
+the spec's numeric rule applies to their values (``\frac{\pi}{2}`` matches 1.57: within 1e-2).
+Each of those four steps gets `timeout` seconds of math-verify's ``signal.alarm`` timeouts, enabled
+only in a process's main thread (the worker processes of `gtpo.rewards.pool`). Answers
 longer than `MAX_ANSWER_CHARS` (1,000) or nested deeper than `MAX_NESTING` (50) brackets are
 never checked symbolically (`too_complex`: they score 0 and are counted as ``too_long``).
 """
@@ -160,4 +162,27 @@ def symbolic_match(pred: str, ref: str, timeout: float | None = None) -> bool:
     target = parse(_as_latex(pred), parsing_timeout=seconds)
     if not gold or not target:
         return False
-    return bool(verify(gold, target, timeout_seconds=seconds))
+    if verify(gold, target, timeout_seconds=seconds):
+        return True
+    return _numerically_close(gold, target, seconds)
+
+
+def _numerically_close(gold: list, target: list, seconds: int | None) -> bool:
+    """The spec's numeric rule for closed forms: |N(gold - pred)| <= 1e-2 (e.g. \\frac{\\pi}{2} vs 1.57)."""
+    import sympy
+    from math_verify.errors import TimeoutException
+    from math_verify.utils import timeout
+
+    def close() -> bool:
+        for g in gold:
+            for t in target:
+                if isinstance(g, sympy.Expr) and isinstance(t, sympy.Expr) and g.is_number and t.is_number:
+                    diff = sympy.N(g - t, 15)
+                    if diff.is_real and diff.is_finite and abs(diff) <= sympy.Rational(1, 100):
+                        return True
+        return False
+
+    try:
+        return bool(timeout(timeout_seconds=seconds)(close)())
+    except (TimeoutException, Exception):
+        return False

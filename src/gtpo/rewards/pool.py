@@ -207,7 +207,7 @@ class Grader:
                 "Grader(num_workers=0) checks in-process with signal timeouts, which only work in the "
                 "main thread; use num_workers >= 1 from other threads"
             )
-        inner = max(1, int(deadline / 3))  # as in the workers: parse, parse, verify
+        inner = max(1, int(deadline / 4))  # as in the workers: parse, parse, verify, numeric
         mv_logger = logging.getLogger("math_verify")  # it logs every timeout and parse failure
         level = mv_logger.level
         mv_logger.setLevel(logging.ERROR)

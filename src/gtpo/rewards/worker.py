@@ -4,8 +4,8 @@ Protocol (JSON lines): stdout first gets ``{"ready": true}`` once math-verify is
 then each stdin line ``{"i": int, "p": pred, "r": ref, "t": seconds}`` is answered by
 ``{"i": int, "ok": bool}`` or ``{"i": int, "error": str}``. EOF on stdin ends the process, so a
 worker never outlives its parent's pipe. Checks run in this process's main thread, so math-verify's
-signal-based timeouts work here (each of parse, parse, verify gets a third of the item deadline,
-at least 1 s: `signal.alarm` counts whole seconds); the parent
+signal-based timeouts work here (each of parse, parse, verify and the numeric check gets a
+quarter of the item deadline, at least 1 s: `signal.alarm` counts whole seconds); the parent
 still kills the whole process when the item deadline passes (C-level loops ignore signals).
 An address-space limit (default 2048 MB) turns runaway big-number arithmetic into MemoryError.
 """
@@ -49,7 +49,7 @@ def main() -> int:
             continue
         job = json.loads(line)
         try:
-            inner = max(1, int(float(job["t"]) / 3))
+            inner = max(1, int(float(job["t"]) / 4))
             reply = {"i": job["i"], "ok": symbolic_match(job["p"], job["r"], timeout=inner)}
         except (KeyboardInterrupt, SystemExit):
             raise
