@@ -150,7 +150,9 @@ def test_hub_unreachable_says_to_pass_source(monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(TaskSourceError, match=r"openai/gsm8k .*HF_HUB_OFFLINE is set\. Pass --source PATH"):
+    with pytest.raises(
+        TaskSourceError, match=r"openai/gsm8k .*offline \(HF_HUB_OFFLINE is set\)\. Pass --source PATH"
+    ):
         load_task("gsm8k", "test")
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
@@ -178,6 +180,23 @@ def test_hub_rows_are_converted(monkeypatch):
     with pytest.raises(TaskSourceError, match="hub dataset EleutherAI/hendrycks_math: field 'type' unknown"):
         load_task("math", "test")  # all seven configs; the fake's "Trigonometry" row is rejected
     assert TASKS["aime24"].hub_splits["test"] == "train"  # the hub copy has a single 'train' split
+
+
+def test_other_hub_ids_use_the_split_or_their_only_split(monkeypatch):
+    import datasets
+
+    rows = [{"question": "q", "Answer": "025"}]
+
+    def fake(hub_id, config=None, split=None):
+        assert split is None  # another id: all splits are fetched, then one is chosen
+        names = {"someone/one-split": ["train"], "someone/two-splits": ["train", "validation"]}[hub_id]
+        return datasets.DatasetDict({name: datasets.Dataset.from_list(rows) for name in names})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    ds = load_task("aime24", "test", source="someone/one-split")  # aliases: question, Answer
+    assert ds["answer"] == ["25"] and ds["id"] == ["0"]
+    with pytest.raises(TaskSourceError, match="has no split 'test' \\(it has train, validation\\)"):
+        load_task("aime24", "test", source="someone/two-splits")
 
 
 def test_arith_delegates_to_generator():

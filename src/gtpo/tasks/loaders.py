@@ -9,7 +9,8 @@ Where the data comes from (`source`):
 - a local JSONL file in the benchmark's native fields (used as the requested split as it is);
 - a folder holding ``{split}.jsonl`` or ``{name}/{split}.jsonl`` (so both ``data/gsm8k`` and
   ``data`` work for a folder laid out like the shared benchmark data);
-- a hub dataset id ("owner/name"), read with `datasets.load_dataset`;
+- a hub dataset id ("owner/name"), read with `datasets.load_dataset` (the default ids with their
+  known split names; another id with `split`, or its only split if it has one);
 - None: the task's default hub id (`TASKS[name].hub_id`). Offline, or when the hub fails, a
   `TaskSourceError` says to pass ``--source PATH`` and which fields the JSONL needs.
 The package never assumes where local data lives.
@@ -254,19 +255,33 @@ def _offline_help(spec: TaskSpec, split: str) -> str:
 def _hub_rows(
     spec: TaskSpec, hub_id: str, split: str, configs: tuple[str | None, ...]
 ) -> list[dict[str, Any]]:
+    """Rows of the hub dataset. The default ids use their known split names (`spec.hub_splits`);
+    another id uses `split`, or its only split when it has just one (AIME copies often say 'train')."""
     import datasets
 
-    hub_split = spec.hub_splits[split]
+    known = hub_id == spec.hub_id
     rows: list[dict[str, Any]] = []
     for config in configs:
+        where = hub_id + (f" (config {config!r})" if config else "")
         try:
-            part = datasets.load_dataset(hub_id, config, split=hub_split)
+            if known:
+                part = datasets.load_dataset(hub_id, config, split=spec.hub_splits[split])
+            else:
+                splits = datasets.load_dataset(hub_id, config)
+                if split not in splits and len(splits) != 1:
+                    raise TaskSourceError(
+                        f"hub dataset {where} has no split {split!r} (it has {', '.join(splits)}). "
+                        f"{_offline_help(spec, split)}"
+                    )
+                part = splits[split] if split in splits else next(iter(splits.values()))
+        except TaskSourceError:
+            raise
         except Exception as exc:
-            offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or os.environ.get(
-                "HF_DATASETS_OFFLINE", ""
-            ).lower() in ("1", "true", "yes")
-            why = "HF_HUB_OFFLINE is set" if offline else f"{type(exc).__name__}: {str(exc)[:300]}"
-            where = hub_id + (f" (config {config!r})" if config else "") + f", split {hub_split!r}"
+            offline = any(
+                os.environ.get(var, "").lower() in ("1", "true", "yes")
+                for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+            )
+            why = f"{type(exc).__name__}: {str(exc)[:300]}" + (" (HF_HUB_OFFLINE is set)" if offline else "")
             raise TaskSourceError(
                 f"could not load task {spec.name!r} from the hub dataset {where}: {why}. {_offline_help(spec, split)}"
             ) from exc
