@@ -69,8 +69,12 @@ def make_trainer(
     *,
     task_config: ArithConfig | None = None,
     callbacks: list | None = None,
+    progress: bool = False,
 ):
-    """The `SFTTrainer` of the warm start (CPU, float32, cosine schedule, no checkpoints, no reporting)."""
+    """The `SFTTrainer` of the warm start (CPU, float32, cosine schedule, no checkpoints, no reporting).
+
+    `progress`: show transformers' progress bar (with ETA) and its log lines.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -94,7 +98,7 @@ def make_trainer(
         use_cpu=True,
         bf16=False,
         dataloader_num_workers=0,
-        disable_tqdm=True,
+        disable_tqdm=not progress,
         max_length=None,
     )
     return SFTTrainer(
@@ -113,11 +117,12 @@ def warm_start(
     *,
     task_config: ArithConfig | None = None,
     callbacks: list | None = None,
+    progress: bool = False,
 ) -> Path:
     """Fine-tune the causal LM in `model_dir` on arith solutions; write it to `output_dir` and return it.
 
-    `callbacks` are extra `transformers.TrainerCallback`s (the demo passes a progress bar). The
-    folder is written to a temporary sibling and renamed into place.
+    `callbacks` are extra `transformers.TrainerCallback`s; `progress` shows a progress bar with ETA.
+    The folder is written to a temporary sibling and renamed into place.
     """
     config = config or WarmStartConfig()
     task_config = task_config or ArithConfig()

@@ -1,0 +1,58 @@
+"""gtpo demo --fast end to end: the report exists and holds this run's numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gtpo.demo import DemoConfig, paired_difference, write_recipe
+
+
+def test_paired_difference_by_hand():
+    # per-problem diffs: 1-0=1, 0.5-0.5=0, 0-0.5=-0.5 -> mean 1/6; sample var = ((5/6)^2+(1/6)^2+(2/3)^2)/2 = 7/12
+    diff, se, n = paired_difference({"a": 1.0, "b": 0.5, "c": 0.0, "x": 1.0}, {"a": 0.0, "b": 0.5, "c": 0.5})
+    assert n == 3
+    assert diff == pytest.approx(1 / 6)
+    assert se == pytest.approx((7 / 12 / 3) ** 0.5)
+
+
+def test_fast_overrides_only_defaults_and_checks(tmp_path):
+    config = DemoConfig(fast=True, rl_steps=7)
+    assert config.rl_steps == 7 and config.sft_steps == 40 and config.group_size == 4
+    with pytest.raises(ValueError, match="group_size"):
+        DemoConfig(group_size=1)
+    recipe = write_recipe(DemoConfig(), tmp_path / "model", tmp_path / "r.yaml").read_text()
+    assert (
+        "per_device_train_batch_size: 32" in recipe
+        and "num_generations: 8" in recipe
+        and "beta: 0.0" in recipe
+    )
+
+
+@pytest.mark.slow
+def test_demo_fast_writes_a_report_from_this_run(tmp_path, capsys):
+    from gtpo.demo import main
+
+    out, cache = tmp_path / "demo", tmp_path / "cache"
+    assert main(["--fast", "--output_dir", str(out), "--cache_dir", str(cache), "--threads", "2"]) == 0
+    report = out / "report"
+    assert capsys.readouterr().out.strip().endswith(str(report / "summary.md"))
+    for name in ("summary.md", "overview.png", "accuracy.png", "format_rate.png", "entropy.png", "conflict_frac.png",
+                 "conflicts.html"):  # fmt: skip
+        assert (report / name).stat().st_size > 0, name
+    summary = (report / "summary.md").read_text()
+    # The evaluation table holds the numbers `gtpo.eval` wrote for this run.
+    results = json.loads((out / "eval" / "summary.json").read_text())["results"]
+    assert [row["model"] for row in results] == ["start", "gtpo", "grpo"]
+    for row in results:
+        assert f"| {row['model']} | {row['accuracy']:.3f} | {row['format_rate']:.3f} |" in summary
+        assert row["samples"] == 12 * 2
+    # The training table holds the runs' own logged metrics (4 steps each).
+    for algo in ("gtpo", "grpo"):
+        rows = [json.loads(line) for line in (out / algo / "metrics.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in rows] == [1, 2, 3, 4]
+        entropy = rows[-1]["entropy"]  # tail 10% of 4 steps = the last step
+        assert f"| {algo} | 4 | " in summary and f"{entropy:.3f} / " in summary
+    assert "**gtpo, step" in summary  # a conflict-token group from this GTPO run
+    assert (cache / "tiny-seed0" / "config.json").is_file()
