@@ -307,3 +307,26 @@ def test_pool_agrees_with_in_process_checks():
     assert inline == [
         (p, r) in EQUIVALENT or (p, r) == ("18 dollars", "18") or r == "1.5708" for p, r in batch
     ]
+
+
+def test_workers_start_while_torch_threads_run():
+    """The trainer's situation: torch's thread pool busy in another thread while workers start
+    (a multiprocessing 'fork' here can deadlock; the workers are fork+exec'd subprocesses)."""
+    torch = pytest.importorskip("torch")
+    stop = threading.Event()
+
+    def busy() -> None:
+        a = torch.randn(128, 128)
+        while not stop.is_set():
+            a = torch.tanh(a @ a)
+
+    thread = threading.Thread(target=busy, daemon=True)
+    thread.start()
+    try:
+        with Grader(num_workers=2, timeout=DEADLINE) as grader:
+            start = time.monotonic()
+            assert grader.matches([r"3\sqrt{2}", "x+x"], [r"\sqrt{18}", "2x"]) == [True, True]
+            assert time.monotonic() - start < 60
+    finally:
+        stop.set()
+        thread.join()
