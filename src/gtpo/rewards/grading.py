@@ -94,7 +94,7 @@ def normalize_answer(text: str) -> str:
     for token in ("\\left", "\\right", "\\!", "\\,", "\\;", "\\ ", "~"):
         s = s.replace(token, "")
     s = s.replace("\\$", "").replace("$", "").replace("{,}", ",").replace("\u2212", "-")
-    for suffix in ("^\\circ", "^{\\circ}", "\\%", "%", "."):
+    for suffix in (".", "^\\circ", "^{\\circ}", "\\%", "%"):
         if s.endswith(suffix) and len(s) > len(suffix):
             s = s[: -len(suffix)]
     return " ".join(s.split())
@@ -139,10 +139,12 @@ def quick_match(pred: str, ref: str) -> bool | None:
 
 
 def _as_latex(text: str) -> str:
+    """``$...$``-wrapped LaTeX for math-verify (kept as is when already wrapped in math delimiters)."""
     s = clean_text(text).strip()
-    if s.startswith("$") or s.startswith("\\(") or s.startswith("\\["):
-        return s
-    return f"${s}$"
+    for left, right in _WRAPPERS:
+        if len(s) > len(left) + len(right) and s.startswith(left) and s.endswith(right):
+            return s
+    return "$" + s.replace("\\$", "").replace("$", "") + "$"  # stray (currency) dollars would break it
 
 
 def symbolic_match(pred: str, ref: str, timeout: float | None = None) -> bool:
