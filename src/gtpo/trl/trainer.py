@@ -89,7 +89,10 @@ class GTPOTrainer(GRPOTrainer):
     # ----------------------------------------------------------------------------------------------
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         output = super()._generate_and_score_completions(inputs)
-        mode = "train" if self.model.training else "eval"
+        return self._add_conflict_weights(output, "train" if self.model.training else "eval")
+
+    def _add_conflict_weights(self, output: dict[str, Any], mode: str) -> dict[str, Any]:
+        """Add this process's rows of the conflict weights/mask, computed on whole groups of the global batch."""
         group_size = self.num_generations if mode == "train" else self.num_generations_eval
         ids = output["completion_ids"]  # (B, T)
         mask = output["completion_mask"]  # (B, T)
