@@ -330,3 +330,20 @@ def test_workers_start_while_torch_threads_run():
     finally:
         stop.set()
         thread.join()
+
+
+def test_math500_references_match_their_rewrites(shared_data):
+    """Real MATH-500 answers vs the same answers written with \\dfrac and without \\left/\\right."""
+    from gtpo.tasks import load_task
+
+    refs = load_task("math500", "test", source=shared_data)["answer"]
+    pairs = [(r.replace("\\frac", "\\dfrac").replace("\\left", "").replace("\\right", ""), r) for r in refs]
+    pairs = [(p, r) for p, r in pairs if p != r]
+    assert len(pairs) > 50
+    verdicts = default_grader().matches([p for p, _ in pairs], [r for _, r in pairs], timeout=DEADLINE)
+    assert [pair for pair, ok in zip(pairs, verdicts, strict=True) if not ok] == []
+    # and a wrong variant of each is rejected
+    wrong = default_grader().matches(
+        [f"{p}+1" for p, _ in pairs[:20]], [r for _, r in pairs[:20]], timeout=DEADLINE
+    )
+    assert not any(wrong)
