@@ -55,13 +55,15 @@ def test_three_gtpo_steps_train_and_log(tiny_model_dir, tmp_path):
 @pytest.mark.slow
 def test_grpo_baseline_logs_the_same_keys(tiny_model_dir, tmp_path):
     out = tmp_path / "grpo"
-    assert main(small_run(tiny_model_dir, out, "--max_steps", "2", "--algo", "grpo")) == 0
+    args = small_run(tiny_model_dir, out, "--max_steps", "2", "--algo", "grpo", "--report_to", "tensorboard")
+    assert main(args) == 0
     metrics = rows(out / "metrics.jsonl")
     assert [tuple(m) for m in metrics] == [METRIC_KEYS] * 2
     assert metrics[0]["entropy"] is not None and metrics[0]["initial_entropy"] == metrics[0]["entropy"]
     assert metrics[0]["conflict_frac_pos"] is None and metrics[0]["filtered_frac"] is None
     assert not (out / "conflict_samples.jsonl").exists()
     assert yaml.safe_load((out / "run_config.yaml").read_text())["algo"] == "grpo"
+    assert list(out.glob("runs/*/events.out.tfevents.*")), "report_to tensorboard wrote no event file"
 
 
 @pytest.mark.slow
