@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -347,3 +348,18 @@ def test_math500_references_match_their_rewrites(shared_data):
         [f"{p}+1" for p, _ in pairs[:20]], [r for _, r in pairs[:20]], timeout=DEADLINE
     )
     assert not any(wrong)
+
+
+def test_worker_runs_each_item_under_a_cpu_limit():
+    """Before each item the worker caps its CPU time (deadline + 5 s), so a runaway check ends even
+    if the parent died without killing it; core dumps are off."""
+    limits = Path("/proc/self/limits")
+    if not limits.exists():
+        pytest.skip("needs /proc")
+    with Grader(num_workers=1, timeout=DEADLINE) as grader:
+        assert grader.matches(["x+x"], ["2x"]) == [True]
+        text = Path(f"/proc/{grader._workers[0].proc.pid}/limits").read_text()
+    cpu = next(line for line in text.splitlines() if line.startswith("Max cpu time")).split()
+    core = next(line for line in text.splitlines() if line.startswith("Max core file size")).split()
+    assert cpu[3] != "unlimited" and int(cpu[3]) <= 60  # soft limit, seconds
+    assert core[4] == "0"

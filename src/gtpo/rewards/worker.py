@@ -7,7 +7,9 @@ worker never outlives its parent's pipe. Checks run in this process's main threa
 signal-based timeouts work here (each of parse, parse, verify and the numeric check gets a
 quarter of the item deadline, at least 1 s: `signal.alarm` counts whole seconds); the parent
 still kills the whole process when the item deadline passes (C-level loops ignore signals).
-An address-space limit (default 2048 MB) turns runaway big-number arithmetic into MemoryError.
+An address-space limit (default 2048 MB) turns runaway big-number arithmetic into MemoryError, and
+before each item a CPU-time limit (deadline + 5 s more) makes the kernel end a runaway computation
+even when the parent died (SIGKILL'd) and nobody reads our pipe any more.
 """
 
 from __future__ import annotations
@@ -28,12 +30,38 @@ def _limit_memory(megabytes: int) -> None:
         pass
 
 
+def _cpu_budget(seconds: float) -> None:
+    """Let this process use at most `seconds` more CPU seconds: past that the kernel's SIGXCPU ends
+    it, even inside C code that ignores Python signal handlers and even if the parent is gone."""
+    try:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        soft = int(usage.ru_utime + usage.ru_stime + seconds) + 1
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def _no_core_dumps() -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGXCPU's default action dumps core
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def main() -> int:
     out = sys.stdout
     try:
         megabytes = int(sys.argv[1]) if len(sys.argv) > 1 else 2048
         if megabytes > 0:
             _limit_memory(megabytes)
+        _no_core_dumps()
         logging.disable(logging.WARNING)  # math-verify logs every timeout/parse failure
         from gtpo.rewards.grading import symbolic_match
 
@@ -48,6 +76,7 @@ def main() -> int:
         if not line.strip():
             continue
         job = json.loads(line)
+        _cpu_budget(float(job["t"]) + 5.0)  # the parent kills us at the deadline; this covers its death
         try:
             inner = max(1, int(float(job["t"]) / 4))
             reply = {"i": job["i"], "ok": symbolic_match(job["p"], job["r"], timeout=inner)}
