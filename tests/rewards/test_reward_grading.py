@@ -363,3 +363,18 @@ def test_worker_runs_each_item_under_a_cpu_limit():
     core = next(line for line in text.splitlines() if line.startswith("Max core file size")).split()
     assert cpu[3] != "unlimited" and int(cpu[3]) <= 60  # soft limit, seconds
     assert core[4] == "0"
+
+
+def test_concurrent_threads_share_the_default_grader():
+    cases = [(r"3\sqrt{2}", r"\sqrt{18}", True), ("x+x", "3x", False), ("(x+1)^2", "x^2+2x+1", True)] * 3
+    results: dict[int, bool] = {}
+
+    def work(k: int, pred: str, ref: str) -> None:
+        results[k] = answer_matches(pred, ref)
+
+    threads = [threading.Thread(target=work, args=(k, p, r)) for k, (p, r, _) in enumerate(cases)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [results.get(k) for k in range(len(cases))] == [want for _, _, want in cases]
