@@ -92,11 +92,10 @@ def _brace_group(text: str, start: int) -> tuple[str, int] | None:
     depth = 0
     for i in range(start, len(text)):
         ch = text[i]
-        if ch == "\\":  # an escaped brace \{ or \} does not count
-            continue
-        if ch == "{" and (i == 0 or text[i - 1] != "\\"):
+        escaped = i > 0 and text[i - 1] == "\\"  # \{ and \} are literal braces, not groups
+        if ch == "{" and not escaped:
             depth += 1
-        elif ch == "}" and text[i - 1] != "\\":
+        elif ch == "}" and not escaped:
             depth -= 1
             if depth == 0:
                 return text[start + 1 : i], i + 1
