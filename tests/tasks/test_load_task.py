@@ -182,6 +182,20 @@ def test_hub_rows_are_converted(monkeypatch):
     assert TASKS["aime24"].hub_splits["test"] == "train"  # the hub copy has a single 'train' split
 
 
+def test_duplicate_ids_fall_back_to_row_positions(tmp_path):
+    rows = [
+        {"problem_idx": 1, "problem": "p", "answer": "3"},
+        {"problem_idx": 1, "problem": "q", "answer": "4"},
+    ]
+    path = _write(tmp_path / "test.jsonl", rows)  # two exams, both numbered from 1
+    with pytest.warns(UserWarning, match="ids are not unique"):
+        ds = load_task("aime25", "test", source=path)
+    assert ds["id"] == ["test-0", "test-1"]
+    _write(path, [{"problem": 5, "answer": "3"}])
+    with pytest.raises(TaskSourceError, match="row 0 .*field 'problem' is not text"):
+        load_task("aime25", "test", source=path)
+
+
 def test_other_hub_ids_use_the_split_or_their_only_split(monkeypatch):
     import datasets
 

@@ -170,17 +170,24 @@ def _level(value: Any) -> int | None:
     return int(match.group()) if match else None
 
 
+def _problem(row: dict[str, Any], *names: str) -> list[dict[str, str]]:
+    problem = _field(row, *names)
+    if not isinstance(problem, str):
+        raise _RowError(names[0], f"is not text ({type(problem).__name__})")
+    return build_prompt(problem)
+
+
 def _convert(name: str, split: str, index: int, row: dict[str, Any]) -> dict[str, Any]:
     """One native row -> {prompt, answer, id[, subject, level]}; raises _RowError."""
     if name == "gsm8k":
-        problem = _field(row, "question")
+        prompt = _problem(row, "question")
         return {
-            "prompt": build_prompt(problem),
+            "prompt": prompt,
             "answer": _answer("answer", gsm8k_reference, _field(row, "answer")),
             "id": str(row.get("id", f"{split}-{index}")),
         }
     if name in ("math", "math500"):
-        problem = _field(row, "problem")
+        prompt = _problem(row, "problem")
         if name == "math":
             answer = _answer("solution", boxed_reference, _field(row, "solution"), skippable=True)
         else:
@@ -192,17 +199,17 @@ def _convert(name: str, split: str, index: int, row: dict[str, Any]) -> dict[str
             raise _RowError("type", str(exc)) from None
         folder = subject.lower().replace(" & ", "_and_").replace(" ", "_")
         return {
-            "prompt": build_prompt(problem),
+            "prompt": prompt,
             "answer": answer,
             "id": str(row.get("unique_id") or f"{split}/{folder}/{index}"),
             "subject": subject,
             "level": _level(row.get("level")),
         }
-    problem = _field(row, "problem", "question", "Problem")
+    prompt = _problem(row, "problem", "question", "Problem")
     raw = _field(row, "answer", "Answer")
     convert = float_reference if name == "amc23" else integer_reference
     ident = row.get("id", row.get("ID", row.get("problem_idx", index)))
-    return {"prompt": build_prompt(problem), "answer": _answer("answer", convert, raw), "id": str(ident)}
+    return {"prompt": prompt, "answer": _answer("answer", convert, raw), "id": str(ident)}
 
 
 def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
@@ -332,7 +339,7 @@ def load_task(
             configs = tuple(c for c, s in zip(spec.hub_configs, MATH_SUBJECTS, strict=True) if s in wanted)
         origin, rows = f"hub dataset {hub_id}", _hub_rows(spec, hub_id, split, configs)
 
-    examples, skipped = [], []
+    examples, positions, skipped = [], [], []
     for index, row in enumerate(rows):
         try:
             example = _convert(name, split, index, row)
@@ -343,12 +350,22 @@ def load_task(
             raise TaskSourceError(f"row {index} of {origin}: {exc}. Expected fields: {spec.fields}") from None
         if wanted is None or example["subject"] in wanted:
             examples.append(example)
+            positions.append(index)
     if skipped:
         warnings.warn(
             f"{origin}: skipped {len(skipped)} row(s) whose solution has no usable final answer: "
             + "; ".join(skipped[:5]),
             stacklevel=2,
         )
+    ids = [example["id"] for example in examples]
+    if len(set(ids)) != len(ids):  # e.g. a hub copy keyed by problem number within each exam
+        duplicate = next(i for i in ids if ids.count(i) > 1)
+        warnings.warn(
+            f"{origin}: ids are not unique (e.g. {duplicate!r}); using '{split}-<row>' ids instead",
+            stacklevel=2,
+        )
+        for position, example in zip(positions, examples, strict=True):
+            example["id"] = f"{split}-{position}"
     if not examples:
         raise TaskSourceError(
             f"no rows for task {name!r} split {split!r} in {origin}"
