@@ -67,7 +67,8 @@ def test_grpo_baseline_logs_the_same_keys(tiny_model_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_restores_initial_entropy(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("restore_callbacks", ["false", "true"])
+def test_resume_restores_initial_entropy(tiny_model_dir, tmp_path, restore_callbacks):
     out = tmp_path / "resume"
     args = small_run(tiny_model_dir, out, "--save_strategy", "steps", "--save_steps", "1")
     assert main([*args, "--max_steps", "2"]) == 0
@@ -80,7 +81,10 @@ def test_resume_restores_initial_entropy(tiny_model_dir, tmp_path):
     # 'auto' filter, off in the original run, now drops every completion.
     state["stateful_callbacks"]["GTPOState"]["attributes"]["initial_entropy"] = 0.5
     state_file.write_text(json.dumps(state))
-    assert main([*args, "--max_steps", "3", "--resume_from_checkpoint", "true"]) == 0
+    # restore_callback_states_from_checkpoint=true makes transformers replace the callback object
+    resumed = ["--max_steps", "3", "--resume_from_checkpoint", "true",
+               "--restore_callback_states_from_checkpoint", restore_callbacks]  # fmt: skip
+    assert main([*args, *resumed]) == 0
     metrics = rows(out / "metrics.jsonl")
     assert [m["step"] for m in metrics] == [1, 2, 3]
     assert metrics[1]["filtered_frac"] == 0.0

@@ -79,12 +79,19 @@ class GTPOTrainer(GRPOTrainer):
             raise ValueError("GTPOTrainer needs args=GTPOConfig(...): its fields define the GTPO objective.")
         if not isinstance(args, GTPOConfig):
             raise TypeError(f"GTPOTrainer needs a GTPOConfig, got {type(args).__name__}; use GRPOTrainer for GRPO.")
-        self.gtpo_state = GTPOState()
-        callbacks = [*(kwargs.pop("callbacks", None) or []), self.gtpo_state]
+        callbacks = [*(kwargs.pop("callbacks", None) or []), GTPOState()]
         super().__init__(model, reward_funcs, args=args, callbacks=callbacks, **kwargs)
         if self.ref_model is not None:  # GTPOConfig forbids beta != 0; a guard against future TRL defaults
             raise RuntimeError("GTPO must not load a reference model; check that beta is 0.")
         self.latest_conflict_sample: dict | None = None
+
+    @property
+    def gtpo_state(self) -> GTPOState:
+        """The live GTPOState callback (looked up: transformers may replace it when restoring callbacks)."""
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, GTPOState):
+                return callback
+        raise RuntimeError("the GTPOState callback was removed; GTPOTrainer keeps <H>_ini in it")
 
     # ----------------------------------------------------------------------------------------------
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
