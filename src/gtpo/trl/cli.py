@@ -236,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     except RecipeError as err:
         print(f"gtpo train: error: {err}", file=sys.stderr)
         return 2
-    print(f"gtpo train: done; run folder {out}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"gtpo train: done; run folder {out}")
     return 0
 
 
