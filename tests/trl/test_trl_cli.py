@@ -43,6 +43,12 @@ def test_yaml_then_command_line_overrides(tmp_path):
     assert {"max_steps", "learning_rate", "conflict_scope"} <= set(explicit)
 
 
+def test_flag_forms(tmp_path):
+    recipe = write(tmp_path, BASE.format(out=tmp_path))
+    task, training, model, _ = parse_args([recipe, "--max_steps=4", "--use_peft", "--no_conflict_samples"])
+    assert training.max_steps == 4 and model.use_peft is True and task.conflict_samples is False
+
+
 def test_config_flag_is_accepted(tmp_path):
     recipe = write(tmp_path, BASE.format(out=tmp_path))
     _, training, model, _ = parse_args(["--config", recipe, "--seed", "3"])

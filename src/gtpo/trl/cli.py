@@ -93,8 +93,9 @@ def parse_args(argv: list[str]) -> tuple[TaskArguments, GRPOConfig, ModelConfig,
             known[key].default = None  # an explicit null: the field's None, no type conversion
             continue
         flags += _as_flags(key, value)
+    options = {option for action in parser._actions for option in action.option_strings}  # incl. --no_*
     for arg in argv:
-        if arg.startswith("--") and arg[2:].split("=", 1)[0] not in known:
+        if arg.startswith("--") and arg.split("=", 1)[0] not in options:
             name = arg[2:].split("=", 1)[0]
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean --{close[0]}?" if close else "; see `gtpo train --help` for the fields"
