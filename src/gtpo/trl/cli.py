@@ -115,7 +115,7 @@ def parse_args(argv: list[str]) -> tuple[TaskArguments, GRPOConfig, ModelConfig,
     if task.algo == "gtpo":
         training = build(GTPOConfig)
     else:
-        set_gtpo = sorted(GTPO_ONLY_FIELDS & set(explicit) - {"loss_type"})
+        set_gtpo = sorted(GTPO_ONLY_FIELDS & set(explicit))
         if set_gtpo:
             print(f"gtpo train: --algo grpo ignores the GTPO fields {set_gtpo}", file=sys.stderr)
         names = [f.name for f in dataclasses.fields(GRPOConfig) if f.init]
