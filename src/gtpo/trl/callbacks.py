@@ -6,6 +6,9 @@ compact console line per logging step, and, for GTPO runs, appends one group's t
 weights to `conflict_samples.jsonl`. TensorBoard is transformers' own callback (`report_to:
 [tensorboard]`), which receives every TRL and GTPO metric under its TRL name.
 
+`skipped_updates` (non-finite updates skipped) and `reward_errors` (completions whose reward function
+failed and scored 0) are counts since the previous row, from `gtpo.trl.safety`.
+
 `format_rate` and `accuracy` are reported by the reward wrappers (`gtpo.trl.rewards`) through TRL's
 `log_metric`, so GRPO runs get them too.
 """
@@ -24,8 +27,9 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 METRIC_KEYS = (
     "step", "loss", "reward", "reward_format", "reward_correctness", "format_rate", "accuracy",
     "completion_length", "entropy", "initial_entropy", "conflict_frac_pos", "conflict_frac_neg",
-    "filtered_frac", "lr",
+    "filtered_frac", "lr", "skipped_updates", "reward_errors",
 )  # fmt: skip
+COUNT_KEYS = ("skipped_updates", "reward_errors")  # ints, since the previous row (gtpo.trl.safety)
 
 # metrics.jsonl key -> the name TRL (or GTPOTrainer, or the reward wrappers) logs it under
 TRL_NAMES = {
@@ -42,6 +46,8 @@ TRL_NAMES = {
     "conflict_frac_neg": "gtpo/conflict_frac_neg",
     "filtered_frac": "gtpo/filtered_frac",
     "lr": "learning_rate",
+    "skipped_updates": "skipped_updates",
+    "reward_errors": "reward_errors",
 }
 
 
@@ -84,6 +90,8 @@ class RunLogger(TrainerCallback):
         out: dict[str, Any] = {"step": int(state.global_step)}
         for key, name in TRL_NAMES.items():
             out[key] = _number(logs.get(name))
+            if key in COUNT_KEYS and out[key] is not None:
+                out[key] = int(out[key])
         if out["entropy"] is not None and self._first_entropy is None:
             self._first_entropy = out["entropy"]
         if out["initial_entropy"] is None:

@@ -6,6 +6,10 @@ dtype, LoRA, 4/8-bit). Every recipe key is turned into its `--key value` form an
 command-line overrides after it, so YAML values get the same type checks as flags and the command
 line wins. Unknown keys and wrong types are errors that name the field.
 
+Before anything heavy loads, the model path and the run folder are checked (writable, room for a
+checkpoint: `gtpo.trl.checkpointing.check_output_dir`). `--resume` (bare, or `--resume PATH`)
+continues from the last complete checkpoint; checkpoints are written atomically.
+
 `--algo gtpo` trains `GTPOTrainer`; `--algo grpo` trains TRL's `GRPOTrainer` unchanged (beta = 0, or
 beta > 0 with a frozen reference model) with the same recipe, rewards and logging, so runs compare
 like for like. The run folder (`output_dir`) receives run_config.yaml, metrics.jsonl,
@@ -78,6 +82,9 @@ def parse_args(argv: list[str]) -> tuple[TaskArguments, GRPOConfig, ModelConfig,
         del argv[at : at + 2]
     elif argv and not argv[0].startswith("-"):
         recipe = load_recipe(argv.pop(0))
+    for at, arg in enumerate(argv):  # a bare --resume means the last complete checkpoint
+        if arg == "--resume" and (at + 1 == len(argv) or argv[at + 1].startswith("--")):
+            argv[at : at + 1] = ["--resume", "last"]
     for key, value in (recipe.pop("env", None) or {}).items():  # TRL's convention: env vars in the recipe
         os.environ[str(key)] = str(value)
 
@@ -166,19 +173,49 @@ def write_run_config(path: Path, task: TaskArguments, training: GRPOConfig, mode
     os.replace(tmp, path)
 
 
+def _resume_checkpoint(task: TaskArguments, training: GRPOConfig, output_dir: Path) -> str | None:
+    """The checkpoint to resume from: `resume` (lenient: none yet starts at step 0) or resume_from_checkpoint."""
+    from gtpo.trl.checkpointing import is_complete, last_complete_checkpoint
+
+    field, value = ("resume", task.resume) if task.resume else ("resume_from_checkpoint", training.resume_from_checkpoint)
+    if value is None or value is False:
+        return None
+    if str(value).lower() in ("true", "last"):
+        found = last_complete_checkpoint(output_dir)
+        if found is not None:
+            print(f"gtpo train: resuming from {found}", file=sys.stderr)
+            return str(found)
+        if field == "resume":
+            print(f"gtpo train: --resume: no complete checkpoint in {output_dir} yet; starting at step 0", file=sys.stderr)
+            return None
+        raise RecipeError(f"resume_from_checkpoint: no complete checkpoint-* folder in {output_dir}; "
+                          "use --resume to start at step 0 when there is none")
+    if not is_complete(value):
+        raise RecipeError(f"{field}={value!r}: not a complete checkpoint folder (no trainer_state.json); "
+                          f"give a checkpoint-N folder, or --resume for the last complete one in {output_dir}")
+    return str(value)
+
+
 def train(task: TaskArguments, training: GRPOConfig, model: ModelConfig) -> Path:
     """Build the dataset, rewards, trainer and callbacks; train; save the final model. Returns output_dir."""
     from transformers import AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
 
     from gtpo.tasks import load_task
     from gtpo.trl.callbacks import RunLogger
+    from gtpo.trl.checkpointing import check_output_dir, estimate_checkpoint_bytes
     from gtpo.trl.rewards import reward_funcs
+    from gtpo.trl.safety import GuardedGRPOTrainer
     from gtpo.trl.trainer import GTPOTrainer
-    from trl import GRPOTrainer, get_peft_config, get_quantization_config
+    from trl import get_peft_config, get_quantization_config
 
     _check_model_path(model)
     output_dir = Path(training.output_dir)
+    check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
+    resume = _resume_checkpoint(task, training, output_dir)
+    try:
+        funcs = reward_funcs(task.rewards)
+    except ValueError as err:
+        raise RecipeError(str(err)) from err
     dataset = load_task(
         task.task, task.task_split, source=task.task_source, subjects=task.task_subjects,
         limit=task.task_limit, seed=task.task_seed,
@@ -196,10 +233,12 @@ def train(task: TaskArguments, training: GRPOConfig, model: ModelConfig) -> Path
         trust_remote_code=training.trust_remote_code,
     )  # fmt: skip
     logger = RunLogger(output_dir, tokenizer=tokenizer)
-    trainer_cls = GTPOTrainer if task.algo == "gtpo" else GRPOTrainer
+    trainer_cls = GTPOTrainer if task.algo == "gtpo" else GuardedGRPOTrainer
     trainer = trainer_cls(
         model=model.model_name_or_path,
-        reward_funcs=reward_funcs(task.rewards),
+        reward_funcs=funcs,
+        max_nonfinite_steps=task.max_nonfinite_steps,
+        reward_timeout=task.reward_timeout,
         args=training,
         train_dataset=dataset,
         processing_class=tokenizer,
@@ -211,11 +250,6 @@ def train(task: TaskArguments, training: GRPOConfig, model: ModelConfig) -> Path
         logger.sample_source = lambda: trainer.latest_conflict_sample
     if trainer.accelerator.is_main_process:
         write_run_config(output_dir / "run_config.yaml", task, training, model)
-    resume = training.resume_from_checkpoint
-    if isinstance(resume, str) and resume.lower() in ("true", "last"):
-        resume = get_last_checkpoint(str(output_dir))
-        if resume is None:
-            raise RecipeError(f"resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(output_dir))
     return output_dir
@@ -232,11 +266,18 @@ def main(argv: list[str] | None = None) -> int:
     except (RecipeError, ValueError, TypeError) as err:
         print(f"gtpo train: error: {err}", file=sys.stderr)
         return 2
+    from gtpo.tasks import TaskSourceError
+    from gtpo.trl.checkpointing import OutputDirError
+    from gtpo.trl.safety import NonFiniteUpdatesError
+
     try:
         out = train(task, training, model)
-    except RecipeError as err:
+    except (RecipeError, OutputDirError, TaskSourceError) as err:
         print(f"gtpo train: error: {err}", file=sys.stderr)
         return 2
+    except NonFiniteUpdatesError as err:
+        print(f"gtpo train: error: {err}", file=sys.stderr)
+        return 1
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"gtpo train: done; run folder {out}")
     return 0

@@ -13,6 +13,7 @@ names the field, instead of being silently ignored.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from trl import GRPOConfig
@@ -22,6 +23,9 @@ ENTROPY_FILTER_MODES = ("auto", "always", "off", "negative_only")
 GTPO_SCALE_REWARDS = ("group", "none")
 ALGOS = ("gtpo", "grpo")
 REWARD_NAMES = ("format", "correctness")
+REWARD_TIMEOUT = 120.0  # seconds, default of TaskArguments.reward_timeout
+MAX_NONFINITE_STEPS = 3  # default of TaskArguments.max_nonfinite_steps
+CUSTOM_REWARD = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # module:function
 
 
 @dataclass
@@ -179,8 +183,24 @@ class TaskArguments:
         default_factory=lambda: list(REWARD_NAMES),
         metadata={
             "help": "Reward functions, summed with GRPOConfig.reward_weights: 'format' (0..10, the paper's "
-            "formatting score) and 'correctness' (10 if formatted and the answer matches, else 0)."
+            "formatting score), 'correctness' (10 if formatted and the answer matches, else 0), or your own as "
+            "'module:function' (importable; called as function(completion_text, reference_answer) -> float)."
         },
+    )
+    reward_timeout: float | None = field(
+        default=REWARD_TIMEOUT,
+        metadata={"help": "Deadline in seconds of one reward-function call on a batch; a call past it scores its "
+                  "completions 0 (counted in reward_errors). null: no deadline."},
+    )
+    max_nonfinite_steps: int = field(
+        default=MAX_NONFINITE_STEPS,
+        metadata={"help": "Updates with a NaN/inf loss or gradient are skipped (never applied); after this many in "
+                  "a row the run saves a checkpoint of the last finite parameters and stops."},
+    )
+    resume: str | None = field(
+        default=None,
+        metadata={"help": "Resume from the last complete checkpoint in output_dir ('last', or a bare --resume; "
+                  "starts at step 0 if there is none) or from the checkpoint folder given."},
     )
     conflict_samples: bool = field(
         default=True,
@@ -191,10 +211,15 @@ class TaskArguments:
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
             raise ValueError(f"algo={self.algo!r}: unknown algorithm; use one of {', '.join(ALGOS)}.")
-        unknown = [name for name in self.rewards if name not in REWARD_NAMES]
+        unknown = [name for name in self.rewards if name not in REWARD_NAMES and not CUSTOM_REWARD.match(name)]
         if unknown or not self.rewards:
             raise ValueError(
-                f"rewards={self.rewards!r}: unknown or empty; use a non-empty list of {', '.join(REWARD_NAMES)}."
+                f"rewards={self.rewards!r}: unknown or empty; use a non-empty list of {', '.join(REWARD_NAMES)} "
+                "or 'module:function' names of your own reward functions."
             )
+        if self.reward_timeout is not None and not self.reward_timeout > 0:
+            raise ValueError(f"reward_timeout={self.reward_timeout}: must be > 0 seconds (or null for no deadline).")
+        if self.max_nonfinite_steps < 1:
+            raise ValueError(f"max_nonfinite_steps={self.max_nonfinite_steps}: must be >= 1 (default {MAX_NONFINITE_STEPS}).")
         if self.task_limit is not None and self.task_limit < 1:
             raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")

@@ -6,10 +6,17 @@ correctness 0/10) and report, through `log_metric`, the fraction of completions 
 `format_rate` (format score 10) and `accuracy` (correctness 10). TRL averages these over processes and
 logging steps, for GTPO and GRPO runs alike. TRL logs each function's mean reward as
 `rewards/<name>/mean`, with `<name>` the function's `__name__` ("format", "correctness").
+
+Your own reward: `rewards: [format, mypkg.rewards:length_penalty]` imports
+`length_penalty(completion: str, answer: str) -> float` (a plain function, like the built-in scores)
+and calls it once per completion. Every reward function runs under `gtpo.trl.safety.RewardGuard`
+(the trainer wraps it): an exception, a non-finite value or a call past `reward_timeout` scores 0
+and is counted in `reward_errors`.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +50,31 @@ def correctness(
 REWARD_FUNCS: dict[str, Callable[..., list[float]]] = {"format": format, "correctness": correctness}
 
 
+def _text(completion: Any) -> str:
+    if isinstance(completion, list):  # chat: [{"role": "assistant", "content": ...}]
+        return "".join(str(m.get("content", "")) for m in completion if isinstance(m, dict))
+    return str(completion)
+
+
+def custom(spec: str) -> Callable[..., list[float]]:
+    """'module:function' -> a TRL reward calling function(completion_text, answer) once per completion."""
+    module_name, _, name = spec.partition(":")
+    try:
+        func = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"rewards: cannot load {spec!r} ({type(err).__name__}: {err}); give 'module:function' "
+                         "with the module importable (on PYTHONPATH or installed)") from err
+    if not callable(func):
+        raise ValueError(f"rewards: {spec!r} is a {type(func).__name__}, not a function (completion, answer) -> float")
+
+    def batch(completions: list[Any], answer: list[str] | None = None, **_: Any) -> list[float]:
+        answers = answer if answer is not None else [None] * len(completions)
+        return [func(_text(c), a) for c, a in zip(completions, answers, strict=True)]
+
+    batch.__name__ = name
+    return batch
+
+
 def reward_funcs(names: list[str]) -> list[Callable[..., list[float]]]:
     """The TRL reward functions for `TaskArguments.rewards`, in order (matching `reward_weights`)."""
-    return [REWARD_FUNCS[name] for name in names]
+    return [REWARD_FUNCS[name] if name in REWARD_FUNCS else custom(name) for name in names]

@@ -29,6 +29,7 @@ multiplies the two weights); with num_iterations > 1 the ratio r_{i,t} is PPO-cl
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -37,7 +38,7 @@ from transformers.trainer_callback import ExportableState
 
 from gtpo.core import conflict_mask, conflict_weights, gtpo_loss, mean_entropy
 from gtpo.trl.config import GTPOConfig
-from trl import GRPOTrainer
+from gtpo.trl.safety import GuardedGRPOTrainer
 
 WEIGHTS_KEY = "gtpo_weights"  # (B, T) float, lambda_{i,t}
 CONFLICTS_KEY = "gtpo_conflicts"  # (B, T) bool, conflict tokens
@@ -61,8 +62,9 @@ class GTPOState(TrainerCallback, ExportableState):
                 self.initial_entropy = float(value)
 
 
-class GTPOTrainer(GRPOTrainer):
-    """GRPOTrainer with the GTPO objective.
+class GTPOTrainer(GuardedGRPOTrainer):
+    """GRPOTrainer with the GTPO objective, plus the run guards of `GuardedGRPOTrainer` (atomic checkpoints,
+    guarded reward functions, skipped non-finite updates; its hooks are named in its docstring).
 
     Overridden hooks (nothing else changes; generation, rewards, vLLM, PEFT, logging are TRL's):
     - `_generate_and_score_completions`: adds the per-token conflict weights and conflict mask of each
@@ -200,7 +202,7 @@ class GTPOTrainer(GRPOTrainer):
         totals = torch.stack([per_completion[valid].sum(), valid.sum().to(per_completion.dtype)])
         totals = self.accelerator.reduce(totals.float(), reduction="sum")
         value = (totals[0] / totals[1].clamp(min=1.0)).item()
-        if mode == "train":
+        if mode == "train" and math.isfinite(value):  # a NaN batch (a skipped update) must not become <H>_ini
             self.gtpo_state.initial_entropy = value
         return value
 
