@@ -1,0 +1,415 @@
+"""Learning benchmarks on `arith`: GTPO vs GRPO (beta = 0 and 0.04), and GTPO ablations (paper Fig. 4).
+
+Every run starts from ONE shared supervised warm start (`gtpo.trl.tiny_model.prepare`, the model of
+`recipes/tiny-cpu.yaml`, snapshotted into OUT/start so a later rebuild cannot change a comparison),
+trains with `gtpo train` (`gtpo.trl.cli.main`, one subprocess per run, one torch thread) on the
+same recipe and budget (steps, prompts x G, lr, completion length) where only the algorithm or one
+GTPO field differs, and is then sampled on the same held-out `arith` test problems with
+`gtpo.eval.evaluate` (same eval seed for every run). Seeds change the data order and the training
+samples (`--seed`), never the start or the test set.
+
+Suites (`--suite`):
+- learning:  gtpo | grpo (beta 0) | grpo-kl (beta 0.04)
+- ablations: gtpo (defaults: gamma 0.1, tau ln 2, filter auto, prefix_suffix) | gamma 0.01 | gamma 0 |
+  tau 0.7 | tau 1.05 | tau 2.0 | filter off | scope all | OnlyNeg (filter negative_only)
+
+Runs are cached by a hash of everything that defines them (OUT/runs/NAME-sSEED-HASH/done.json), so
+the two suites share their identical `gtpo` runs and an interrupted command resumes. Outputs:
+OUT/SUITE/results.json (every number), OUT/SUITE/table.md, and plots docs/img/bench_SUITE_*.png.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite learning
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite ablations --seeds 2
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --quick      # smoke: 1 seed, 4 steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "tiny-cpu.yaml"
+GTPO = ["--algo", "gtpo"]
+SUITES: dict[str, dict[str, list[str]]] = {
+    "learning": {
+        "gtpo": GTPO,
+        "grpo": ["--algo", "grpo", "--beta", "0.0"],
+        "grpo-kl": ["--algo", "grpo", "--beta", "0.04"],
+    },
+    "ablations": {
+        "gtpo": GTPO,
+        "gamma=0.01": [*GTPO, "--entropy_gamma", "0.01"],
+        "gamma=0": [*GTPO, "--entropy_gamma", "0.0"],
+        "tau=0.7": [*GTPO, "--entropy_threshold", "0.7"],
+        "tau=1.05": [*GTPO, "--entropy_threshold", "1.05"],
+        "tau=2.0": [*GTPO, "--entropy_threshold", "2.0"],
+        "filter=off": [*GTPO, "--entropy_filter", "off"],
+        "scope=all": [*GTPO, "--conflict_scope", "all"],
+        "OnlyNeg": [*GTPO, "--entropy_filter", "negative_only"],
+    },
+}
+PANELS = {"gamma": ("gtpo", "gamma=0.01", "gamma=0"), "threshold": ("gtpo", "tau=0.7", "tau=1.05", "tau=2.0",
+          "filter=off"), "scope / OnlyNeg": ("gtpo", "scope=all", "OnlyNeg")}  # fmt: skip
+CURVES = (("accuracy", "accuracy (training samples)"), ("format_rate", "formatting rate (training samples)"),
+          ("entropy", "mean token entropy (nats)"))  # fmt: skip
+DIAGNOSTICS = ("filtered_frac", "conflict_frac_pos", "conflict_frac_neg", "completion_length", "kl")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--suite", choices=[*SUITES, "all"], default="learning")
+    p.add_argument("--configs", nargs="*", help="only these configurations of the suite (default: all)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per configuration: 0..N-1 (default 3)")
+    p.add_argument("--steps", type=int, default=100, help="optimizer steps per run (default 100)")
+    p.add_argument("--prompts", type=int, default=4, help="prompts per step (default 4)")
+    p.add_argument("--group-size", type=int, default=8, help="completions per prompt G (default 8)")
+    p.add_argument("--lr", type=float, default=1e-4, help="constant learning rate (default 1e-4)")
+    p.add_argument("--max-completion-length", type=int, default=40)
+    p.add_argument("--eval-problems", type=int, default=200, help="held-out test problems (default 200)")
+    p.add_argument("--eval-samples", type=int, default=4, help="samples per test problem: pass@k/maj@k k")
+    p.add_argument("--workers", type=int, default=2, help="runs in parallel (default 2; one thread each)")
+    p.add_argument("--sft-dir", default="runs/tiny-sft", help="warm start to build or reuse (tiny_model)")
+    p.add_argument("--out", default="runs/bench", help="results folder (default runs/bench)")
+    p.add_argument("--img", default="docs/img", help="plot folder (default docs/img)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 4 steps, 16 test problems")
+    p.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one run, from a spec file
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seeds, args.steps, args.eval_problems, args.eval_samples = 1, 4, 16, 2
+        args.out, args.img = args.out + "-quick", str(Path(args.out + "-quick") / "img")
+    for name in ("seeds", "steps", "prompts", "eval_problems", "eval_samples", "workers"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"bench_learning: --{name.replace('_', '-')} must be >= 1")
+    if args.group_size < 2:
+        raise SystemExit("bench_learning: --group-size must be >= 2 (advantages are group-relative)")
+    return args
+
+
+# ---------------------------------------------------------------- one run (worker subprocess)
+def run_one(spec: dict) -> None:
+    """Train one configuration and evaluate it; write done.json last (the cache marker)."""
+    import torch
+
+    torch.set_num_threads(1)
+    from gtpo.eval import evaluate
+    from gtpo.tasks.arith import build_dataset
+    from gtpo.trl import cli as train_cli
+
+    run = Path(spec["dir"])
+    train_dir, times = run / "train", {}
+    start = time.perf_counter()
+    with (
+        open(run / "train.log", "w") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        code = train_cli.main([str(RECIPE), *spec["argv"], "--output_dir", str(train_dir)])
+    if code != 0:
+        raise SystemExit(f"gtpo train failed (exit {code}); see {run / 'train.log'}")
+    times["train_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    e = spec["eval"]
+    test = build_dataset("test", n=e["problems"], seed=0)
+    with open(run / "eval.log", "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        summary = evaluate(str(train_dir), "arith", run / "eval", dataset=test, n=e["samples"],
+                           k=e["k"], temperature=1.0, top_p=1.0, max_new_tokens=e["max_new_tokens"],
+                           batch_size=64, seed=0, backend="hf", dtype="float32", show_progress=False)  # fmt: skip
+    times["eval_s"] = time.perf_counter() - start
+    metrics = [
+        json.loads(line) for line in (train_dir / "metrics.jsonl").read_text().splitlines() if line.strip()
+    ]
+    done = {"name": spec["name"], "seed": spec["seed"], "argv": spec["argv"], "eval": summary["results"][0],
+            "metrics": metrics, **times}  # fmt: skip
+    for stale in train_dir.glob("checkpoint-*"):
+        shutil.rmtree(stale)
+    (run / "done.json").write_text(json.dumps(done))
+
+
+# ---------------------------------------------------------------- orchestration
+def snapshot_start(args: argparse.Namespace, out: Path) -> tuple[Path, str]:
+    """Build/reuse the warm start, copy it once into OUT/start; return (path, content hash)."""
+    from gtpo.trl.tiny_model import prepare
+
+    start = out / "start"
+    if not (start / "model.safetensors").is_file():
+        source = prepare(args.sft_dir)
+        shutil.rmtree(start, ignore_errors=True)
+        shutil.copytree(source, start)
+    digest = hashlib.sha256((start / "model.safetensors").read_bytes()).hexdigest()[:12]
+    return start, digest
+
+
+def run_specs(args: argparse.Namespace, suite: str, start: Path, start_hash: str) -> list[dict]:
+    names = args.configs or list(SUITES[suite])
+    unknown = set(names) - set(SUITES[suite])
+    if unknown:
+        raise SystemExit(
+            f"bench_learning: unknown --configs {sorted(unknown)}; {suite} has {list(SUITES[suite])}"
+        )
+    ks = sorted({1, args.eval_samples})
+    budget = ["--model_name_or_path", str(start), "--max_steps", str(args.steps), "--per_device_train_batch_size",
+              str(args.prompts * args.group_size), "--num_generations", str(args.group_size), "--learning_rate",
+              str(args.lr), "--max_completion_length", str(args.max_completion_length), "--save_strategy", "no",
+              "--logging_steps", "1", "--task_limit", str(max(512, args.steps * args.prompts))]  # fmt: skip
+    evaluation = {"problems": args.eval_problems, "samples": args.eval_samples, "k": ",".join(map(str, ks)),
+                  "max_new_tokens": args.max_completion_length}  # fmt: skip
+    specs = []
+    for name in names:
+        for seed in range(args.seeds):
+            argv = [*SUITES[suite][name], *budget, "--seed", str(seed)]
+            key = json.dumps({"argv": argv, "eval": evaluation, "start": start_hash})
+            tag = hashlib.sha256(key.encode()).hexdigest()[:8]
+            folder = Path(args.out) / "runs" / f"{name.replace('=', '')}-s{seed}-{tag}"
+            specs.append({"name": name, "seed": seed, "argv": argv, "eval": evaluation, "dir": str(folder)})
+    return specs
+
+
+def launch(spec: dict) -> dict:
+    run = Path(spec["dir"])
+    if (run / "done.json").is_file():
+        return json.loads((run / "done.json").read_text())
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    (run / "spec.json").write_text(json.dumps(spec, indent=1))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, "--worker", str(run / "spec.json")], env=env, cwd=ROOT,
+                          capture_output=True, text=True)  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"run {spec['name']} seed {spec['seed']} failed:\n{proc.stderr[-3000:]}")
+    print(f"  done {spec['name']:12s} seed {spec['seed']}  {time.perf_counter() - t0:5.0f} s", flush=True)
+    return json.loads((run / "done.json").read_text())
+
+
+def evaluate_start(args: argparse.Namespace, start: Path, spec: dict) -> dict:
+    """Held-out scores of the warm start itself (same test set and sampling as the runs)."""
+    from gtpo.eval import evaluate
+    from gtpo.tasks.arith import build_dataset
+
+    e = spec["eval"]
+    tag = hashlib.sha256(json.dumps(e).encode()).hexdigest()[:8]
+    folder = Path(args.out) / "runs" / f"start-{tag}"
+    if not (folder / "summary.json").is_file():
+        test = build_dataset("test", n=e["problems"], seed=0)
+        with open(Path(args.out) / "start-eval.log", "w") as log, contextlib.redirect_stdout(log), \
+                contextlib.redirect_stderr(log):  # fmt: skip
+            evaluate(str(start), "arith", folder, dataset=test, n=e["samples"], k=e["k"], temperature=1.0,
+                     top_p=1.0, max_new_tokens=e["max_new_tokens"], batch_size=64, seed=0, backend="hf",
+                     dtype="float32", show_progress=False)  # fmt: skip
+    return json.loads((folder / "summary.json").read_text())["results"][0]
+
+
+# ---------------------------------------------------------------- aggregation
+def stats(values: list[float]) -> dict:
+    clean = [v for v in values if v is not None and math.isfinite(v)]
+    if not clean:
+        return {"n": 0}
+    mean = sum(clean) / len(clean)
+    std = math.sqrt(sum((v - mean) ** 2 for v in clean) / (len(clean) - 1)) if len(clean) > 1 else 0.0
+    return {"n": len(clean), "mean": mean, "std": std, "min": min(clean), "max": max(clean), "values": clean}
+
+
+def series(done: dict, key: str) -> list[float | None]:
+    return [row.get(key) for row in done["metrics"]]
+
+
+def phase_mean(values: list[float | None], lo: float, hi: float) -> float | None:
+    part = [v for v in values[int(len(values) * lo) : max(int(len(values) * hi), 1)] if v is not None]
+    return sum(part) / len(part) if part else None
+
+
+def per_problem(done: dict) -> dict[str, float]:
+    path = Path(done["eval_dir"]) / "samples.jsonl"
+    hits: dict[str, list[bool]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            hits.setdefault(str(row["id"]), []).append(bool(row["correct"]))
+    return {k: sum(v) / len(v) for k, v in hits.items()}
+
+
+def aggregate(runs: list[dict], start_row: dict, ks: list[int]) -> dict:
+    configs: dict[str, dict] = {}
+    for done in runs:
+        configs.setdefault(done["name"], {"runs": []})["runs"].append(done)
+    eval_keys = ["accuracy", "format_rate", *[f"pass@{k}" for k in ks if k > 1], *[f"maj@{k}" for k in ks if k > 1],
+                 "mean_tokens"]  # fmt: skip
+    out: dict = {"start": {k: start_row.get(k) for k in eval_keys}, "configs": {}}
+    for name, group in configs.items():
+        rs = group["runs"]
+        entry: dict = {"seeds": [r["seed"] for r in rs], "heldout": {}, "training": {}, "curves": {}}
+        for key in eval_keys:
+            entry["heldout"][key] = stats([r["eval"].get(key) for r in rs])
+        for key in [k for k, _ in CURVES] + list(DIAGNOSTICS):
+            entry["training"][key] = {
+                "first10%": stats([phase_mean(series(r, key), 0.0, 0.1) for r in rs]),
+                "last10%": stats([phase_mean(series(r, key), 0.9, 1.0) for r in rs]),
+                "mean": stats([phase_mean(series(r, key), 0.0, 1.0) for r in rs]),
+            }
+        for key, _ in CURVES:
+            length = min(len(r["metrics"]) for r in rs)
+            per_step = [stats([series(r, key)[i] for r in rs]) for i in range(length)]
+            entry["curves"][key] = {"mean": [s.get("mean") for s in per_step], "min": [s.get("min") for s in per_step],
+                                    "max": [s.get("max") for s in per_step]}  # fmt: skip
+        entry["train_s"] = stats([r["train_s"] for r in rs])
+        entry["eval_s"] = stats([r["eval_s"] for r in rs])
+        entry["per_problem"] = _mean_per_problem(rs)
+        out["configs"][name] = entry
+    return out
+
+
+def _mean_per_problem(rs: list[dict]) -> dict[str, float]:
+    tables = [per_problem(r) for r in rs]
+    keys = set.intersection(*(set(t) for t in tables))
+    return {k: sum(t[k] for t in tables) / len(tables) for k in sorted(keys)}
+
+
+def compare(results: dict, ref: str) -> dict:
+    """Each config minus `ref`: seed-level difference (Welch SE) and per-problem paired SE."""
+    base = results["configs"].get(ref)
+    out = {}
+    for name, entry in results["configs"].items():
+        if base is None or name == ref:
+            continue
+        a, b = entry["heldout"]["accuracy"], base["heldout"]["accuracy"]
+        se = math.sqrt(a["std"] ** 2 / a["n"] + b["std"] ** 2 / b["n"]) if a["n"] > 1 and b["n"] > 1 else None
+        pa, pb = entry["per_problem"], base["per_problem"]
+        diffs = [pa[k] - pb[k] for k in pa if k in pb]
+        mean = sum(diffs) / len(diffs)
+        var = sum((d - mean) ** 2 for d in diffs) / max(1, len(diffs) - 1)
+        out[name] = {"diff": a["mean"] - b["mean"], "seed_se": se, "paired_se": math.sqrt(var / len(diffs)),
+                     "problems": len(diffs)}  # fmt: skip
+    return out
+
+
+# ---------------------------------------------------------------- outputs
+def fmt(s: dict, digits: int = 3) -> str:
+    if not s.get("n"):
+        return "-"
+    if s["n"] == 1:
+        return f"{s['mean']:.{digits}f}"
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f} [{s['min']:.{digits}f}, {s['max']:.{digits}f}]"
+
+
+def table(results: dict, ks: list[int], ref: str) -> str:
+    k = max(ks)
+    cols = ["accuracy", "format_rate"] + ([f"pass@{k}", f"maj@{k}"] if k > 1 else [])
+    lines = ["| config | seeds | held-out " + " | ".join(cols) + f" | acc. - {ref} (seed SE / paired SE) | "
+             "entropy first -> last 10% | filtered | train s |", "|---" * (len(cols) + 6) + "|"]  # fmt: skip
+    start = results["start"]
+    lines.append("| warm start | - | " + " | ".join(f"{start[c]:.3f}" for c in cols) + " | | | | |")
+    diffs = results["comparison"]
+    for name, e in results["configs"].items():
+        d = diffs.get(name)
+        delta = "-" if d is None else (f"{d['diff']:+.3f} ({d['seed_se']:.3f} / {d['paired_se']:.3f})"
+                                       if d["seed_se"] is not None else f"{d['diff']:+.3f} (- / {d['paired_se']:.3f})")  # fmt: skip
+        ent = e["training"]["entropy"]
+        filt = e["training"]["filtered_frac"]["mean"]
+        lines.append(f"| {name} | {len(e['seeds'])} | " + " | ".join(fmt(e["heldout"][c]) for c in cols)
+                     + f" | {delta} | {fmt(ent['first10%'])} -> {fmt(ent['last10%'])} | "
+                     f"{fmt(filt) if filt.get('n') else '-'} | {e['train_s']['mean']:.0f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def plot(results: dict, panels: dict[str, tuple[str, ...]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gtpo.report import smooth
+
+    configs = results["configs"]
+    rows = [(label, [n for n in names if n in configs]) for label, names in panels.items()]
+    rows = [r for r in rows if r[1]]
+    fig, axes = plt.subplots(len(rows), len(CURVES) + 1, figsize=(17, 3.6 * len(rows)), squeeze=False)
+    for (label, names), axrow in zip(rows, axes, strict=True):
+        for ax, (key, ylabel) in zip(axrow, CURVES, strict=False):
+            for i, name in enumerate(names):
+                c = configs[name]["curves"][key]
+                keep = [j for j, v in enumerate(c["mean"]) if v is not None]
+                if not keep:
+                    continue
+                steps = [j + 1 for j in keep]
+                window = max(1, len(keep) // 10)
+                sm = {part: smooth([c[part][j] for j in keep], window) for part in ("mean", "min", "max")}
+                n = len(configs[name]["seeds"])
+                ax.plot(steps, sm["mean"], color=f"C{i}", lw=2, label=f"{name} (n={n})")
+                ax.fill_between(steps, sm["min"], sm["max"], color=f"C{i}", alpha=0.15)
+            ax.set_title(f"{label}: {ylabel}", fontsize=9)
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        ax = axrow[-1]
+        for i, name in enumerate(names):
+            vals = configs[name]["heldout"]["accuracy"]["values"]
+            ax.scatter([i] * len(vals), vals, color=f"C{i}", s=25)
+            ax.errorbar([i], [sum(vals) / len(vals)], yerr=[configs[name]["heldout"]["accuracy"]["std"]],
+                        fmt="_", color="k", markersize=18, capsize=4)  # fmt: skip
+        ax.axhline(results["start"]["accuracy"], color="grey", ls="--", lw=1, label="warm start")
+        ax.set_xticks(range(len(names)), names, rotation=20, fontsize=7)
+        ax.set_title(f"{label}: held-out accuracy per seed (bar: mean ± std)", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title + " (lines: mean over seeds, moving average; band: min..max over seeds)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        run_one(json.loads(Path(args.worker).read_text()))
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start, start_hash = snapshot_start(args, out)
+    suites = list(SUITES) if args.suite == "all" else [args.suite]
+    ks = sorted({1, args.eval_samples})
+    for suite in suites:
+        specs = run_specs(args, suite, start, start_hash)
+        print(f"{suite}: {len(specs)} runs ({args.workers} at a time) -> {out}", flush=True)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(args.workers) as pool:
+            done = list(pool.map(launch, specs))
+        for spec, d in zip(specs, done, strict=True):
+            d["eval_dir"] = str(Path(spec["dir"]) / "eval")
+        start_row = evaluate_start(args, start, specs[0])
+        results = aggregate(done, start_row, ks)
+        ref = "grpo" if suite == "learning" else "gtpo"
+        results["comparison"] = compare(results, ref)
+        results["settings"] = {k: v for k, v in vars(args).items() if k != "worker"} | {
+            "suite": suite, "start": str(start), "start_sha256": start_hash, "recipe": str(RECIPE.relative_to(ROOT)),
+            "wall_s": time.perf_counter() - t0, "load_average": os.getloadavg(), "cpus": os.cpu_count()}  # fmt: skip
+        folder = out / suite
+        folder.mkdir(exist_ok=True)
+        for e in results["configs"].values():
+            e.pop("per_problem")
+        (folder / "results.json").write_text(json.dumps(results, indent=1))
+        md = table(results, ks, ref)
+        (folder / "table.md").write_text(md + "\n")
+        panels = {"GTPO vs GRPO": tuple(SUITES["learning"])} if suite == "learning" else PANELS
+        img = Path(args.img) / f"bench_{suite}.png"
+        plot(
+            results, panels, img, f"arith, {args.steps} steps x {args.prompts} prompts x G={args.group_size}"
+        )
+        print(md)
+        print(f"wrote {folder / 'results.json'}, {folder / 'table.md'}, {img}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
