@@ -260,3 +260,19 @@ def test_user_functions_are_guarded_but_reward_models_are_not():
     funcs = guard_reward_funcs([answer_is_two, model, "some/reward-model"], 1.0)
     assert isinstance(funcs[0], RewardGuard) and funcs[1] is model and funcs[2] == "some/reward-model"
     assert Path(__file__).stem == "test_reliability"  # the CLI tests load length_reward from this module
+
+
+def test_a_model_with_nan_weights_is_refused_before_training(tiny_model_dir, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from gtpo.trl.safety import NonFiniteWeightsError
+
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(tiny_model_dir, corrupt)
+    weights = load_file(corrupt / "model.safetensors")
+    weights["model.norm.weight"][0] = math.nan  # would make every logit NaN: generation fails in multinomial
+    save_file(weights, corrupt / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(NonFiniteWeightsError, match=r"1 parameter tensor\(s\) hold NaN or inf.*model.norm.weight"):
+        make_trainer(corrupt, tmp_path / "run")

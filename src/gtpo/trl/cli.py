@@ -268,14 +268,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from gtpo.tasks import TaskSourceError
     from gtpo.trl.checkpointing import OutputDirError
-    from gtpo.trl.safety import NonFiniteUpdatesError
+    from gtpo.trl.safety import RunGuardError
 
     try:
         out = train(task, training, model)
     except (RecipeError, OutputDirError, TaskSourceError) as err:
         print(f"gtpo train: error: {err}", file=sys.stderr)
         return 2
-    except NonFiniteUpdatesError as err:
+    except RunGuardError as err:
         print(f"gtpo train: error: {err}", file=sys.stderr)
         return 1
     if int(os.environ.get("RANK", "0")) == 0:

@@ -16,6 +16,8 @@ non-finite updates. The GRPO algorithm itself is TRL's, unchanged.
   `train()` raises `NonFiniteUpdatesError`. fp16 runs (GradScaler) and DeepSpeed keep their own
   overflow handling and are not guarded here.
 - Checkpoints are written atomically (`gtpo.trl.checkpointing`).
+- A model that holds NaN/inf parameters is refused before training (`NonFiniteWeightsError`): it
+  would otherwise fail inside generation with torch's "probability tensor contains either inf, nan".
 """
 
 from __future__ import annotations
@@ -35,8 +37,16 @@ from gtpo.trl.config import MAX_NONFINITE_STEPS, REWARD_TIMEOUT
 from trl import GRPOTrainer
 
 
-class NonFiniteUpdatesError(RuntimeError):
+class RunGuardError(RuntimeError):
+    """A run guard stopped the run; the message says why and what to do."""
+
+
+class NonFiniteUpdatesError(RunGuardError):
     """Training stopped after too many non-finite updates in a row (a usable checkpoint was saved)."""
+
+
+class NonFiniteWeightsError(RunGuardError):
+    """The model to train holds NaN or inf parameters (a corrupt checkpoint): generation would fail."""
 
 
 class RewardTimeout(TimeoutError):
@@ -144,7 +154,7 @@ class GuardedGRPOTrainer(GRPOTrainer):
     """TRL's GRPOTrainer (algorithm unchanged) with the run guards of this module.
 
     Overridden hooks:
-    - `__init__`: wraps the reward functions in `RewardGuard`;
+    - `__init__`: wraps the reward functions in `RewardGuard`; refuses a model with NaN/inf parameters;
     - `_get_grad_norm` (the last hook before `optimizer.step()`): drops the gradients of a non-finite
       update and stops the run after `max_nonfinite_steps` of them in a row;
     - `_save_checkpoint` and `_get_output_dir`: transformers' own save, written into a staging folder
@@ -162,6 +172,13 @@ class GuardedGRPOTrainer(GRPOTrainer):
         if reward_timeout is not None and not reward_timeout > 0:
             raise ValueError(f"reward_timeout={reward_timeout}: must be > 0 seconds, or None for no deadline")
         super().__init__(model, guard_reward_funcs(reward_funcs, reward_timeout), args=args, **kwargs)
+        bad = [name for name, p in self.model.named_parameters() if p.is_floating_point() and not p.isfinite().all()]
+        if bad:
+            raise NonFiniteWeightsError(
+                f"model {getattr(self.model.config, '_name_or_path', '')!r}: {len(bad)} parameter tensor(s) hold "
+                f"NaN or inf (first: {bad[0]}); the checkpoint is corrupt: train from an earlier checkpoint or "
+                "the base model (model_name_or_path)"
+            )
         self.max_nonfinite_steps = max_nonfinite_steps
         self.nonfinite_in_a_row = 0
         self._skipped_since_log = 0
