@@ -276,3 +276,13 @@ def test_a_model_with_nan_weights_is_refused_before_training(tiny_model_dir, tmp
     save_file(weights, corrupt / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(NonFiniteWeightsError, match=r"1 parameter tensor\(s\) hold NaN or inf.*model.norm.weight"):
         make_trainer(corrupt, tmp_path / "run")
+
+
+def test_a_metrics_row_torn_by_a_kill_is_dropped_on_resume(tmp_path):
+    from transformers import TrainerControl, TrainerState
+
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2}\n{"step": 3, "loss": 0.1}\n{"step": 4, "lo')
+    state = TrainerState()
+    state.global_step = 3  # resumed from checkpoint-3
+    RunLogger(tmp_path, console=False).on_train_begin(None, state, TrainerControl())
+    assert (tmp_path / "metrics.jsonl").read_text() == '{"step": 1}\n{"step": 2}\n{"step": 3, "loss": 0.1}\n'

@@ -51,6 +51,14 @@ TRL_NAMES = {
 }
 
 
+def _step_of(line: str) -> float:
+    """The step of a metrics/samples row; inf (dropped) for a blank line or one torn by a kill mid-write."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return math.inf
+
+
 def _number(value: Any) -> float | None:
     if value is None:
         return None
@@ -76,8 +84,7 @@ class RunLogger(TrainerCallback):
         for name in ("metrics.jsonl", "conflict_samples.jsonl"):
             path = self.output_dir / name
             if path.is_file():
-                kept = [line for line in path.read_text().splitlines() if line.strip()]
-                kept = [line for line in kept if json.loads(line)["step"] <= state.global_step]
+                kept = [line for line in path.read_text().splitlines() if _step_of(line) <= state.global_step]
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text("".join(line + "\n" for line in kept))
                 os.replace(tmp, path)
