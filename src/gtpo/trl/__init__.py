@@ -3,6 +3,7 @@
     GTPOConfig   TRL's GRPOConfig + the GTPO fields (config.py)
     GTPOTrainer  TRL's GRPOTrainer with the GTPO objective (trainer.py)
     GTPOState    the checkpointed <H>_ini (trainer.py)
+    GuardedGRPOTrainer  TRL's GRPOTrainer + run guards, the GRPO baselines' trainer (safety.py)
     RunLogger    metrics.jsonl / conflict_samples.jsonl writer, for GTPO and GRPO runs (callbacks.py)
 `gtpo train` is `gtpo.trl.cli.main`; `python -m gtpo.trl.tiny_model PATH` builds the tiny model
 that recipes/tiny-cpu.yaml trains.
@@ -10,6 +11,7 @@ that recipes/tiny-cpu.yaml trains.
 
 from gtpo.trl.callbacks import RunLogger
 from gtpo.trl.config import GTPOConfig, TaskArguments
+from gtpo.trl.safety import GuardedGRPOTrainer
 from gtpo.trl.trainer import GTPOState, GTPOTrainer
 
-__all__ = ["GTPOConfig", "GTPOState", "GTPOTrainer", "RunLogger", "TaskArguments"]
+__all__ = ["GTPOConfig", "GTPOState", "GTPOTrainer", "GuardedGRPOTrainer", "RunLogger", "TaskArguments"]

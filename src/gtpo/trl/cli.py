@@ -41,7 +41,7 @@ class RecipeError(ValueError):
 
 class _Parser(HfArgumentParser):
     def error(self, message: str):  # argparse would print and exit; the CLI reports it and returns 2
-        raise RecipeError(message)
+        raise RecipeError(f"{message}; `gtpo train --help` lists each field's type and choices")
 
 
 def build_parser() -> _Parser:
@@ -173,6 +173,11 @@ def write_run_config(path: Path, task: TaskArguments, training: GRPOConfig, mode
     os.replace(tmp, path)
 
 
+def _note(message: str) -> None:
+    if int(os.environ.get("RANK", "0")) == 0:  # once, not once per process
+        print(message, file=sys.stderr)
+
+
 def _resume_checkpoint(task: TaskArguments, training: GRPOConfig, output_dir: Path) -> str | None:
     """The checkpoint to resume from: `resume` (lenient: none yet starts at step 0) or resume_from_checkpoint."""
     from gtpo.trl.checkpointing import is_complete, last_complete_checkpoint
@@ -183,10 +188,10 @@ def _resume_checkpoint(task: TaskArguments, training: GRPOConfig, output_dir: Pa
     if str(value).lower() in ("true", "last"):
         found = last_complete_checkpoint(output_dir)
         if found is not None:
-            print(f"gtpo train: resuming from {found}", file=sys.stderr)
+            _note(f"gtpo train: resuming from {found}")
             return str(found)
         if field == "resume":
-            print(f"gtpo train: --resume: no complete checkpoint in {output_dir} yet; starting at step 0", file=sys.stderr)
+            _note(f"gtpo train: --resume: no complete checkpoint in {output_dir} yet; starting at step 0")
             return None
         raise RecipeError(f"resume_from_checkpoint: no complete checkpoint-* folder in {output_dir}; "
                           "use --resume to start at step 0 when there is none")
