@@ -135,7 +135,9 @@ def run_once(algo: str, model_dir: Path, out: str, args) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--tiny", action="store_true", help="CPU smoke check: 2-layer model, 2 rounds of 3 steps")
+    p.add_argument(
+        "--tiny", action="store_true", help="CPU smoke check: 2-layer model, 2 x 4 x 32 tokens, 2 rounds"
+    )
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (each runs every algorithm)")
     p.add_argument("--steps", type=int, default=5, help="optimizer steps per run (the first is warm-up)")
     p.add_argument("--prompts", type=int, default=4, help="prompts per optimizer step")
@@ -151,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tiny:
         args.device, sizes = "cpu", TINY
         args.rounds, args.steps, args.completion_length = min(args.rounds, 2), min(args.steps, 3), 32
+        args.prompts, args.group = 2, 4  # full-vocabulary logits of 8 x 32 tokens: about 150 MiB
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     else:
         if not torch.cuda.is_available():
