@@ -35,7 +35,7 @@ def test_demo_fast_writes_a_report_from_this_run(tmp_path, capsys):
     from gtpo.demo import main
 
     out, cache = tmp_path / "demo", tmp_path / "cache"
-    assert main(["--fast", "--output_dir", str(out), "--cache_dir", str(cache), "--threads", "2"]) == 0
+    assert main(["--fast", "--output_dir", str(out), "--cache_dir", str(cache), "--threads", "1"]) == 0
     report = out / "report"
     assert capsys.readouterr().out.strip().endswith(str(report / "summary.md"))
     for name in ("summary.md", "overview.png", "accuracy.png", "format_rate.png", "entropy.png", "conflict_frac.png",

@@ -9,7 +9,7 @@ Reads what `gtpo train` writes in each run folder:
 - `run_config.yaml` (optional): shown as the run's algorithm when it names one.
 
 Writes into the output folder: one PNG per metric with every run overlaid (raw values thin, a
-moving average bold), `overview.png` (accuracy, formatting, entropy, conflict fraction in a 2x2
+moving average over a tenth of the run bold), `overview.png` (accuracy, formatting, entropy, conflict fraction in a 2x2
 grid), `summary.md` (a table of final and mean values per run, the plots, the conflict view in
 markdown: `[[token]]` amplified, `~~token~~` protected) and `conflicts.html` (the same view in colour).
 Matplotlib runs with the Agg backend, so no display is needed.
@@ -36,6 +36,7 @@ PLOTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "reward": ("Mean reward (0..20)", ("reward",)),
     "completion_length": ("Mean completion length (tokens)", ("completion_length",)),
 }
+RATES = ("accuracy", "format_rate")  # plotted on a fixed 0..1 axis
 OVERVIEW = ("accuracy", "format_rate", "entropy", "conflict_frac")
 SUMMARY_KEYS = (
     "accuracy", "format_rate", "entropy", "conflict_frac_pos", "conflict_frac_neg", "filtered_frac",
@@ -150,11 +151,13 @@ def _draw(ax, runs: list[Run], keys: tuple[str, ...], title: str) -> bool:
             if not values:
                 continue
             style = "-" if key_index == 0 else "--"
-            window = max(1, len(values) // 20)
+            window = max(1, len(values) // 10)
             ax.plot(steps, values, style, color=color, alpha=0.25, linewidth=0.8)
             suffix = f" ({key.rsplit('_', 1)[-1]})" if len(keys) > 1 else ""
             ax.plot(steps, smooth(values, window), style, color=color, linewidth=2, label=run.label + suffix)
             drew = True
+    if keys[0] in RATES:
+        ax.set_ylim(-0.02, 1.02)
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)

@@ -142,7 +142,12 @@ def warm_start(
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
     try:
         trainer = make_trainer(
-            model_dir, staging / "trainer", config, task_config=task_config, callbacks=callbacks
+            model_dir,
+            staging / "trainer",
+            config,
+            task_config=task_config,
+            callbacks=callbacks,
+            progress=progress,
         )
         trainer.train()
         shutil.rmtree(staging / "trainer", ignore_errors=True)
