@@ -46,10 +46,13 @@ def test_a_hanging_reward_meets_its_deadline():
 
 
 def test_bad_values_score_zero_and_none_passes():
-    guard = RewardGuard(lambda completions, **_: [1.0, math.nan, math.inf, None, "x"], timeout=None)
+    import numpy as np
+
+    values = [1.0, math.nan, math.inf, None, "x", np.float32(0.5), torch.tensor(2.0), [1]]
+    guard = RewardGuard(lambda completions, **_: values, timeout=None)
     with pytest.warns(RuntimeWarning, match="not a finite number"):
-        assert guard(list("abcde")) == [1.0, 0.0, 0.0, None, 0.0]
-    assert guard.errors == 3
+        assert guard(list("abcdefgh")) == [1.0, 0.0, 0.0, None, 0.0, 0.5, 2.0, 0.0]
+    assert guard.errors == 4
     wrong_length = RewardGuard(lambda completions, **_: [1.0], timeout=None)
     assert wrong_length(["a", "b"]) == [1.0, 1.0]  # a wrong-length batch is retried one by one: right for one
     assert wrong_length.errors == 0

@@ -106,8 +106,13 @@ class RewardGuard:
         for value in values:
             if value is None:
                 out.append(None)
-            elif isinstance(value, (int, float)) and math.isfinite(value):
-                out.append(float(value))
+                continue
+            try:  # numpy and 0-d torch numbers too, as TRL accepts them; not strings
+                number = math.nan if isinstance(value, (str, bytes)) else float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            if math.isfinite(number):
+                out.append(number)
             else:
                 out += self._fail(1, ValueError(f"returned {value!r}, not a finite number"))
         return out
