@@ -115,19 +115,17 @@ def _snapshots(trainer) -> dict[int, dict]:
 
 
 def _grpo_trainer(model_dir, out, **overrides):
+    """The GRPO baseline's trainer (TRL's algorithm + the guards) on the same scripted batches."""
     from transformers import AutoTokenizer
 
     from gtpo.tasks import load_task
     from trl import GRPOConfig
 
-    args = gtpo_args(out, **overrides).to_dict()
-    fields = {f for f in GRPOConfig.__dataclass_fields__ if GRPOConfig.__dataclass_fields__[f].init}
-    keep = {k: v for k, v in args.items() if k in fields and k in overrides or k in ("output_dir", "use_cpu", "bf16",
-            "per_device_train_batch_size", "num_generations", "max_completion_length", "learning_rate", "max_steps",
-            "logging_steps", "save_strategy", "report_to", "disable_tqdm", "seed")}  # fmt: skip
+    args = GRPOConfig(output_dir=str(out), use_cpu=True, bf16=False, per_device_train_batch_size=8, num_generations=4,
+                      max_completion_length=24, learning_rate=1e-3, logging_steps=1, save_strategy="no",
+                      report_to="none", disable_tqdm=True, seed=0, **overrides)  # fmt: skip
     trainer = GuardedGRPOTrainer(
-        model=str(model_dir), reward_funcs=[answer_is_two], args=GRPOConfig(**keep),
-        train_dataset=load_task("arith", limit=16, seed=0),
+        model=str(model_dir), reward_funcs=[answer_is_two], args=args, train_dataset=load_task("arith", limit=16, seed=0),
         processing_class=AutoTokenizer.from_pretrained(model_dir, padding_side="left"),
     )  # fmt: skip
     trainer._generate = ScriptedGeneration(trainer)
