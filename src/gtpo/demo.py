@@ -345,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             path = run_demo(config)
+    except RuntimeError as error:  # a failed `gtpo train` phase: the message names its log
+        print(error, file=sys.stderr)
+        return 1
     finally:
         datasets.enable_progress_bars()
         hf_logging.enable_progress_bar()
