@@ -222,6 +222,7 @@ def evaluation_section(
             )
             terminal.append(f"  {a} - {b}: {diff:+.3f} +- {se:.3f}")
     lines += [
+        "",
         "## Time",
         "",
         "Wall seconds, and the CPU seconds of the demo's process (more than wall: several threads; less: the "
