@@ -239,9 +239,20 @@ def evaluation_section(
 
 
 def run_demo(config: DemoConfig) -> Path:
-    """Run every phase; return the path of the report's summary.md."""
+    """Run every phase with `config.threads` torch threads; return the path of the report's summary.md."""
     import torch
 
+    threads = torch.get_num_threads()
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    try:
+        return _run_phases(config)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_phases(config: DemoConfig) -> Path:
+    """The six phases of the module docstring, in order."""
     from gtpo import report
     from gtpo.eval import evaluate
     from gtpo.tasks.arith import ArithConfig, build_dataset
@@ -249,8 +260,6 @@ def run_demo(config: DemoConfig) -> Path:
     from gtpo.trl import cli as train_cli
     from gtpo.trl.sft import WarmStartConfig, warm_start
 
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
     out = Path(config.output_dir).expanduser()
     cache = Path(config.cache_dir).expanduser()
     for stale in ("gtpo", "grpo", "eval", "report", "logs"):
