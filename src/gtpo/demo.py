@@ -44,7 +44,7 @@ class DemoConfig:
     """Options of `gtpo demo` (every one has a default: `gtpo demo` alone runs the full demo)."""
 
     output_dir: str = field(
-        default="gtpo-demo", metadata={"help": "Folder for the runs, evaluations and report."}
+        default="runs/demo", metadata={"help": "Folder for the runs, evaluations and report."}
     )
     cache_dir: str = field(
         default="~/.cache/gtpo/demo", metadata={"help": "Cache of the tiny model and warm start."}
