@@ -36,6 +36,12 @@ def test_canonical_format_scores_ten_and_extracts():
         ("</answer><answer>", 0.0),  # closing before opening is not a block
         ("just 42", 0.0),
         ("", 0.0),
+        # interleaved or nested blocks are two blocks, not the format (a policy exploited this)
+        ("<reasoning><answer>\n</reasoning>\n</answer>", 2.0),
+        ("<answer>1</answer><reasoning>a</reasoning><answer>2</answer>", 2.0),  # a second answer block
+        ("<reasoning>a</reasoning><answer><reasoning>1</answer>", 2.0),  # stray tag in the answer
+        ("<reasoning>a</reasoning>b<answer>1</answer>", 10.0),  # text between the blocks is fine
+        ("<reasoning>a</reasoning><reasoning>b</reasoning><answer>1</answer>", 2.0),  # two reasoning blocks
     ],
 )
 def test_format_reward_scheme(text, expected):

@@ -21,7 +21,11 @@ block, 1.5 if stray tags of the other block appear)". Our exact reading:
 - an *answer block* is ``<answer>`` followed later by ``</answer>``; it *ends the completion* when
   the last ``</answer>`` is followed only by whitespace and end-of-sequence markers
   (``<|im_end|>``, ``<|endoftext|>``, ``<|eot_id|>``, ``</s>``, ``<eos>`` ... any ``<|...|>``);
-- 10.0 if a reasoning block is present and the last answer block ends the completion;
+- 10.0 if a reasoning block is present, the last answer block ends the completion, and the blocks
+  are well formed: each of the four tags appears exactly once, in the order ``<reasoning>``,
+  ``</reasoning>``, ``<answer>``, ``</answer>`` (so ``<reasoning><answer>\n</reasoning>\n</answer>``,
+  interleaved, is two blocks and scores 2.0, not the format; a policy trained at a high learning
+  rate found and exploited that completion when it scored 10);
 - otherwise 1.0 per complete block (a complete answer block that does not end the completion still
   counts 1), so 2.0 when both blocks exist but text follows the answer;
 - 1.5 instead of 1.0 when exactly one block is complete and a stray tag of the other block appears
@@ -71,13 +75,22 @@ def answer_ends_completion(text: str) -> bool:
     return _TRAILER.fullmatch(tail) is not None
 
 
+def _blocks_in_order(text: str) -> bool:
+    """Each of the four tags exactly once, in the order reasoning open/close, answer open/close."""
+    tags = (REASONING_OPEN, REASONING_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+    if any(text.count(tag) != 1 for tag in tags):
+        return False
+    positions = [text.find(tag) for tag in tags]
+    return positions == sorted(positions)
+
+
 def format_reward(text: str) -> float:
     """The paper's format score in {0, 1, 1.5, 2, 10}; see the module docstring for the exact rules."""
     if not isinstance(text, str):
         return 0.0
     reasoning = _has_block(text, REASONING_OPEN, REASONING_CLOSE)
     answer = _has_block(text, ANSWER_OPEN, ANSWER_CLOSE)
-    if reasoning and answer and answer_ends_completion(text):
+    if reasoning and answer and answer_ends_completion(text) and _blocks_in_order(text):
         return FORMAT_FULL
     score = float(reasoning) + float(answer)
     if score == 1.0:
