@@ -30,6 +30,7 @@ import sys
 import time
 
 import torch
+from _memory import status_kib  # benchmarks/ is on sys.path when run as a script
 
 from gtpo.core import conflict_weights
 
@@ -85,14 +86,6 @@ def bincount_weights(ids, mask, adv, group_size, vocab, *, scope="prefix_suffix"
     return weights
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
 def worker(args) -> None:
     torch.set_num_threads(args.threads)
     ids, mask, adv = make_inputs(args.n, args.group_size, args.worker_t, args.vocab)
@@ -110,13 +103,13 @@ def worker(args) -> None:
     ctypes.CDLL("libc.so.6").malloc_trim(0)  # give freed heap pages back, so reuse cannot hide the peak
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")  # reset the peak resident set (VmHWM) to the current RSS
-    base = _status_kib("VmRSS")
+    base = status_kib("VmRSS")
     times = []
     for _ in range(args.repeats):
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
-    peak = _status_kib("VmHWM") - base
+    peak = status_kib("VmHWM") - base
     print(json.dumps({"time_s": statistics.median(times), "peak_mib": peak / 1024}))
 
 

@@ -25,16 +25,9 @@ import sys
 import time
 
 import torch
+from _memory import status_kib  # benchmarks/ is on sys.path when run as a script
 
 from gtpo.core import conflict_weights, group_advantages, grpo_loss, gtpo_loss, token_entropy
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def worker(args) -> None:
@@ -82,9 +75,9 @@ def worker(args) -> None:
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")  # reset VmHWM to the current RSS
-    base = _status_kib("VmRSS")
+    base = status_kib("VmRSS")
     step(args.worker)
-    peak = _status_kib("VmHWM") - base
+    peak = status_kib("VmHWM") - base
     print(json.dumps({"peak_mib": peak / 1024, "logits_mib": logits.numel() * 4 / 2**20}))
 
 
