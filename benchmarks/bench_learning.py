@@ -14,8 +14,9 @@ Suites (`--suite`):
   scope all | tau 0.7 | tau 1.05 | tau 2.0 | filter off | OnlyNeg (filter negative_only), plus
   tau 0.3 with the filter always on and OnlyNeg at tau 0.3 (where the filter fires on this model)
 
-Runs are cached by a hash of everything that defines them (OUT/runs/NAME-sSEED-HASH/done.json), so
-the two suites share their identical `gtpo` runs and an interrupted command resumes. Outputs:
+Runs are cached by a hash of everything that defines them, the `gtpo` sources included
+(OUT/runs/NAME-sSEED-HASH/done.json), so the two suites share their identical `gtpo` runs and an
+interrupted command resumes; a run whose package code changed is run again. Outputs:
 OUT/SUITE/results.json (every number), OUT/SUITE/table.md, and plots docs/img/bench_SUITE_*.png.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite learning
@@ -104,6 +105,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def code_hash() -> str:
+    """sha256 of the package sources: a run is reused only if it ran the same `gtpo` code."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "src" / "gtpo").rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 # ---------------------------------------------------------------- one run (worker subprocess)
 def run_one(spec: dict) -> None:
     """Train one configuration and evaluate it; write done.json last (the cache marker)."""
@@ -115,7 +124,7 @@ def run_one(spec: dict) -> None:
     from gtpo.trl import cli as train_cli
 
     run = Path(spec["dir"])
-    train_dir, times = run / "train", {}
+    train_dir, times, code = run / "train", {}, code_hash()  # the code this process imported
     start = time.perf_counter()
     with (
         open(run / "train.log", "w") as log,
@@ -137,7 +146,7 @@ def run_one(spec: dict) -> None:
     metrics = [
         json.loads(line) for line in (train_dir / "metrics.jsonl").read_text().splitlines() if line.strip()
     ]
-    done = {"name": spec["name"], "seed": spec["seed"], "argv": spec["argv"], "eval": summary["results"][0],
+    done = {"name": spec["name"], "seed": spec["seed"], "argv": spec["argv"], "code": code, "eval": summary["results"][0],
             "metrics": metrics, **times}  # fmt: skip
     for stale in train_dir.glob("checkpoint-*"):
         shutil.rmtree(stale)
@@ -165,7 +174,7 @@ def run_specs(args: argparse.Namespace, suite: str, start: Path, start_hash: str
         raise SystemExit(
             f"bench_learning: unknown --configs {sorted(unknown)}; {suite} has {list(SUITES[suite])}"
         )
-    ks = sorted({1, args.eval_samples})
+    ks, code = sorted({1, args.eval_samples}), code_hash()
     budget = ["--model_name_or_path", str(start), "--max_steps", str(args.steps), "--per_device_train_batch_size",
               str(args.prompts * args.group_size), "--num_generations", str(args.group_size), "--learning_rate",
               str(args.lr), "--max_completion_length", str(args.max_completion_length), "--save_strategy", "no",
@@ -176,7 +185,7 @@ def run_specs(args: argparse.Namespace, suite: str, start: Path, start_hash: str
     for name in names:
         for seed in range(args.seeds):
             argv = [*SUITES[suite][name], *budget, "--seed", str(seed)]
-            key = json.dumps({"argv": argv, "eval": evaluation, "start": start_hash})
+            key = json.dumps({"argv": argv, "eval": evaluation, "start": start_hash, "code": code})
             tag = hashlib.sha256(key.encode()).hexdigest()[:8]
             folder = Path(args.out) / "runs" / f"{name.replace('=', '')}-s{seed}-{tag}"
             specs.append({"name": name, "seed": seed, "argv": argv, "eval": evaluation, "dir": str(folder)})
@@ -207,7 +216,7 @@ def evaluate_start(args: argparse.Namespace, start: Path, spec: dict) -> dict:
     from gtpo.tasks.arith import build_dataset
 
     e = spec["eval"]
-    tag = hashlib.sha256(json.dumps(e).encode()).hexdigest()[:8]
+    tag = hashlib.sha256(json.dumps({**e, "code": code_hash()}).encode()).hexdigest()[:8]
     folder = Path(args.out) / "runs" / f"start-{tag}"
     if not (folder / "summary.json").is_file():
         test = build_dataset("test", n=e["problems"], seed=0)
@@ -396,11 +405,14 @@ def main(argv: list[str] | None = None) -> int:
             done = list(pool.map(launch, specs))
         for spec, d in zip(specs, done, strict=True):
             d["eval_dir"] = str(Path(spec["dir"]) / "eval")
-        start_row = evaluate_start(args, start, specs[0])
+        start_row, start_row_code = evaluate_start(args, start, specs[0]), code_hash()
         results = aggregate(done, start_row, ks)
         ref = "grpo" if suite == "learning" else "gtpo"
         results["comparison"] = compare(results, ref)
-        results["settings"] = {k: v for k, v in vars(args).items() if k != "worker"} | {
+        codes = sorted({d.get("code", "?") for d in done} | {start_row_code})
+        if len(codes) > 1:
+            print(f"WARNING: the package changed during the runs (code hashes {codes}); rerun", flush=True)
+        results["settings"] = {k: v for k, v in vars(args).items() if k != "worker"} | {"code_sha256": codes} | {
             "suite": suite, "start": str(start), "start_sha256": start_hash, "recipe": str(RECIPE.relative_to(ROOT)),
             "wall_s": time.perf_counter() - t0, "load_average": os.getloadavg(), "cpus": os.cpu_count()}  # fmt: skip
         folder = out / suite
