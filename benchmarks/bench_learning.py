@@ -131,9 +131,9 @@ def run_one(spec: dict) -> None:
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
     ):
-        code = train_cli.main([str(RECIPE), *spec["argv"], "--output_dir", str(train_dir)])
-    if code != 0:
-        raise SystemExit(f"gtpo train failed (exit {code}); see {run / 'train.log'}")
+        status = train_cli.main([str(RECIPE), *spec["argv"], "--output_dir", str(train_dir)])
+    if status != 0:
+        raise SystemExit(f"gtpo train failed (exit {status}); see {run / 'train.log'}")
     times["train_s"] = time.perf_counter() - start
     start = time.perf_counter()
     e = spec["eval"]
@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         results = aggregate(done, start_row, ks)
         ref = "grpo" if suite == "learning" else "gtpo"
         results["comparison"] = compare(results, ref)
-        codes = sorted({d.get("code", "?") for d in done} | {start_row_code})
+        codes = sorted({d["code"] for d in done if isinstance(d.get("code"), str)} | {start_row_code})
         if len(codes) > 1:
             print(f"WARNING: the package changed during the runs (code hashes {codes}); rerun", flush=True)
         results["settings"] = {k: v for k, v in vars(args).items() if k != "worker"} | {"code_sha256": codes} | {
