@@ -39,6 +39,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from gtpo.eval.metrics import paired_difference, per_problem_accuracy
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "tiny-cpu.yaml"
 GTPO = ["--algo", "gtpo"]
@@ -247,16 +249,6 @@ def phase_mean(values: list[float | None], lo: float, hi: float) -> float | None
     return sum(part) / len(part) if part else None
 
 
-def per_problem(done: dict) -> dict[str, float]:
-    path = Path(done["eval_dir"]) / "samples.jsonl"
-    hits: dict[str, list[bool]] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            hits.setdefault(str(row["id"]), []).append(bool(row["correct"]))
-    return {k: sum(v) / len(v) for k, v in hits.items()}
-
-
 def aggregate(runs: list[dict], start_row: dict, ks: list[int]) -> dict:
     configs: dict[str, dict] = {}
     for done in runs:
@@ -288,7 +280,7 @@ def aggregate(runs: list[dict], start_row: dict, ks: list[int]) -> dict:
 
 
 def _mean_per_problem(rs: list[dict]) -> dict[str, float]:
-    tables = [per_problem(r) for r in rs]
+    tables = [per_problem_accuracy(Path(r["eval_dir"]) / "samples.jsonl") for r in rs]
     keys = set.intersection(*(set(t) for t in tables))
     return {k: sum(t[k] for t in tables) / len(tables) for k in sorted(keys)}
 
@@ -303,11 +295,8 @@ def compare(results: dict, ref: str) -> dict:
         a, b = entry["heldout"]["accuracy"], base["heldout"]["accuracy"]
         se = math.sqrt(a["std"] ** 2 / a["n"] + b["std"] ** 2 / b["n"]) if a["n"] > 1 and b["n"] > 1 else None
         pa, pb = entry["per_problem"], base["per_problem"]
-        diffs = [pa[k] - pb[k] for k in pa if k in pb]
-        mean = sum(diffs) / len(diffs)
-        var = sum((d - mean) ** 2 for d in diffs) / max(1, len(diffs) - 1)
-        out[name] = {"diff": a["mean"] - b["mean"], "seed_se": se, "paired_se": math.sqrt(var / len(diffs)),
-                     "problems": len(diffs)}  # fmt: skip
+        _, paired_se, problems = paired_difference(pa, pb)
+        out[name] = {"diff": a["mean"] - b["mean"], "seed_se": se, "paired_se": paired_se, "problems": problems}
     return out
 
 

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import yaml
 
+from gtpo.eval.metrics import paired_difference, per_problem_accuracy
+
 # Fields --fast overrides when they still hold their default value.
 FAST = {
     "sft_steps": 40, "sft_batch_size": 16, "sft_problems": 640, "rl_steps": 4, "prompts_per_step": 2, "group_size": 4,
@@ -157,27 +159,6 @@ def write_recipe(config: DemoConfig, model_dir: Path, path: Path) -> Path:
     return path
 
 
-def _per_problem(samples_file: Path) -> dict[str, float]:
-    """Per problem id: the share of its samples that are correct."""
-    hits: dict[str, list[bool]] = {}
-    for line in samples_file.read_text().splitlines():
-        if line.strip():
-            record = json.loads(line)
-            hits.setdefault(str(record["id"]), []).append(bool(record["correct"]))
-    return {key: sum(v) / len(v) for key, v in hits.items()}
-
-
-def paired_difference(a: dict[str, float], b: dict[str, float]) -> tuple[float, float, int]:
-    """(mean of a - b over the shared problems, its standard error, number of problems)."""
-    keys = sorted(set(a) & set(b))
-    if not keys:
-        return math.nan, math.nan, 0
-    diffs = [a[k] - b[k] for k in keys]
-    mean = sum(diffs) / len(diffs)
-    var = sum((d - mean) ** 2 for d in diffs) / max(1, len(diffs) - 1)
-    return mean, math.sqrt(var / len(diffs)), len(diffs)
-
-
 def _verdict(name_a: str, name_b: str, diff: float, se: float) -> str:
     if not math.isfinite(diff):
         return "no shared problems to compare"
@@ -211,7 +192,7 @@ def evaluation_section(
             f"| {name} | {row['accuracy']:.3f} | {row['format_rate']:.3f} | {row.get(f'pass@{k}', math.nan):.3f} "
             f"| {row.get(f'maj@{k}', math.nan):.3f} | {row.get('mean_tokens', math.nan):.1f} |"
         )
-    per = {name: _per_problem(eval_dir / row["dir"] / "samples.jsonl") for name, row in rows.items()}
+    per = {name: per_problem_accuracy(eval_dir / row["dir"] / "samples.jsonl") for name, row in rows.items()}
     lines += ["", "Paired by problem (mean of per-problem accuracy differences, +- one standard error):", ""]
     terminal = []
     for a, b in (("gtpo", "grpo"), ("gtpo", "start"), ("grpo", "start")):

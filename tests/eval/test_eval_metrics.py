@@ -1,8 +1,10 @@
+
 """pass@k against exact combinatorics; maj@k on hand-made votes and against a brute-force loop."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 from collections import Counter
@@ -251,3 +253,17 @@ def test_maj_groups_equivalent_but_different_strings():
     assert cluster_answers(["0.5", "\\frac{1}{2}", "1/2", "2"]) == [0, 0, 0, 1]
     # symbolic equivalence (math-verify in the grader's worker processes)
     assert cluster_answers(["3\\sqrt{2}", "\\sqrt{18}", "x+1"]) == [0, 0, 1]
+
+
+def test_per_problem_accuracy_from_samples_file(tmp_path):
+    from gtpo.eval.metrics import per_problem_accuracy
+
+    path = tmp_path / "samples.jsonl"
+    rows = [
+        {"id": "a", "correct": True},
+        {"id": "a", "correct": False},  # a: 1 of 2 -> 0.5
+        {"id": 7, "correct": True},  # ids become strings: "7": 1 of 1 -> 1.0
+        {"id": "b", "correct": False},  # b: 0 of 1 -> 0.0
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")  # blank lines are skipped
+    assert per_problem_accuracy(path) == {"a": 0.5, "7": 1.0, "b": 0.0}

@@ -38,9 +38,11 @@ passes the `gtpo.rewards` worker-pool grader); every vote after that is integer 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -51,6 +53,8 @@ __all__ = [
     "majority_vote_accuracy",
     "maj_at_k",
     "normalize_answer",
+    "paired_difference",
+    "per_problem_accuracy",
 ]
 
 MatchFn = Callable[[str, str], bool]
@@ -236,3 +240,25 @@ def maj_at_k(
     correct = [a is not None and bool(a.strip()) and bool(match(a, reference)) for a in answers]
     labels, cluster_correct = vote_clusters(answers, correct, matches=match)
     return majority_vote_accuracy(labels, cluster_correct, k, num_subsets=num_subsets, seed=seed)
+
+
+def per_problem_accuracy(samples_file: str | Path) -> dict[str, float]:
+    """Per problem id of an evaluation's samples.jsonl: the share of its samples that are correct."""
+    hits: dict[str, list[bool]] = {}
+    for line in Path(samples_file).read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            hits.setdefault(str(record["id"]), []).append(bool(record["correct"]))
+    return {key: sum(v) / len(v) for key, v in hits.items()}
+
+
+def paired_difference(a: dict[str, float], b: dict[str, float]) -> tuple[float, float, int]:
+    """Per-problem paired comparison of two models: (mean of a - b over the problems both have, its
+    standard error over problems, number of problems); (nan, nan, 0) when they share none."""
+    keys = sorted(set(a) & set(b))
+    if not keys:
+        return math.nan, math.nan, 0
+    diffs = [a[k] - b[k] for k in keys]
+    mean = sum(diffs) / len(diffs)
+    var = sum((d - mean) ** 2 for d in diffs) / max(1, len(diffs) - 1)
+    return mean, math.sqrt(var / len(diffs)), len(diffs)
