@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from gtpo._atomic import staged_folder
 
 FORMAT_TAGS = ("<reasoning>", "</reasoning>", "<answer>", "</answer>")
 PAD, BOS, IM_START, IM_END, UNK = "<|pad|>", "<|bos|>", "<|im_start|>", "<|im_end|>", "<|endoftext|>"
@@ -180,9 +180,7 @@ def make_tiny_checkpoint(path: str | os.PathLike, *, seed: int = 0, **size) -> P
         raise FileExistsError(
             f"make_tiny_checkpoint: {path} exists and is not empty; pick an empty or new folder"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    try:
+    with staged_folder(path) as staging:
         tokenizer = build_tokenizer(
             seed=seed, vocab_size=spec.vocab_size, corpus_problems=spec.corpus_problems
         )
@@ -190,9 +188,4 @@ def make_tiny_checkpoint(path: str | os.PathLike, *, seed: int = 0, **size) -> P
         tokenizer.save_pretrained(staging)
         model.save_pretrained(staging)
         (staging / BUILD_INFO).write_text(json.dumps(info, indent=2) + "\n")
-        if path.exists():
-            path.rmdir()
-        os.replace(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return path

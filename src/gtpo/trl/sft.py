@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from gtpo._atomic import staged_folder
 from gtpo.tasks.arith import ArithConfig, build_dataset
 
 INFO_FILE = "warm_start.json"
@@ -138,9 +138,7 @@ def warm_start(
             f"warm_start: {output_dir} is not empty and holds no warm start; pick another folder"
         )
 
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    try:
+    with staged_folder(output_dir) as staging:
         trainer = make_trainer(
             model_dir,
             staging / "trainer",
@@ -154,9 +152,4 @@ def warm_start(
         trainer.model.save_pretrained(staging)
         trainer.processing_class.save_pretrained(staging)
         (staging / INFO_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        os.replace(staging, output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return output_dir
