@@ -12,12 +12,22 @@ from trl_helpers import ScriptedGeneration, answer_is_two, gtpo_args, make_train
 
 from gtpo.trl import RunLogger
 from gtpo.trl.checkpointing import last_complete_checkpoint, staging_root
-from gtpo.trl.safety import GuardedGRPOTrainer, NonFiniteUpdatesError, RewardGuard
+from gtpo.trl.safety import GuardedGRPOTrainer, NonFiniteUpdatesError, RewardFunctionError, RewardGuard
 
 
 def length_reward(completion: str, answer: str) -> float:
     """A user reward in 'module:function' form (plain str -> float): used by the CLI tests."""
     return float(len(completion) > 0)
+
+
+def sevens(completion: str) -> float:
+    """A one-argument user reward (no reference answer): used by the CLI tests."""
+    return float(completion.count("7"))
+
+
+def three_args(completion: str, answer: str, extra: str) -> float:
+    """A user reward with a signature gtpo cannot call: used by the CLI tests."""
+    return 0.0
 
 
 # ---- reward functions ---------------------------------------------------------------------------------
@@ -57,9 +67,35 @@ def test_bad_values_score_zero_and_none_passes():
     assert wrong_length(["a", "b"]) == [1.0, 1.0]  # a wrong-length batch is retried one by one: right for one
     assert wrong_length.errors == 0
     scalar = RewardGuard(lambda completions, **_: 1.0, timeout=None)
+    scalar.calls = 1  # past its first batch: failures score 0 (a failing first batch stops the run, below)
     with pytest.warns(RuntimeWarning, match="TypeError: returned float.*expected a list of 1 floats"):
         assert scalar(["a", "b"]) == [0.0, 0.0]
     assert scalar.errors == 2
+
+
+@pytest.mark.parametrize(
+    "func, message",
+    [
+        (lambda completions, **_: 1.0, "TypeError: returned float"),  # not a list
+        (lambda completions, **_: [math.nan] * len(completions), "not a finite number"),
+        (lambda completions, answer, **_: [float(c == a) for c, a in zip(completions, answer)], "TypeError"),
+    ],
+)
+def test_a_reward_failing_on_its_whole_first_batch_stops_the_run(func, message):
+    # the third one needs `answer`, which this task does not have: a signature bug, not a bad completion
+    guard = RewardGuard(func, timeout=None)
+    with pytest.warns(RuntimeWarning), pytest.raises(RewardFunctionError, match=f"all 2 completions of its first batch.*{message}"):
+        guard(["a", "b"])
+
+
+def test_a_first_batch_that_partly_fails_or_times_out_does_not_stop_the_run():
+    guard = RewardGuard(lambda completions, **_: [1.0 if c != "x" else math.nan for c in completions], timeout=None)
+    with pytest.warns(RuntimeWarning, match="not a finite number"):
+        assert guard(["x", "y"]) == [0.0, 1.0]  # one of two failed: scored, counted, run goes on
+    later = RewardGuard(lambda completions, **_: [math.nan] * len(completions), timeout=None)
+    later.calls = 3  # a later batch that fails entirely is scored 0 (a run of hostile completions)
+    with pytest.warns(RuntimeWarning):
+        assert later(["a"]) == [0.0]
 
 
 def _logged_trainer(model_dir, out, reward, **overrides):

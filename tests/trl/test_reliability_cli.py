@@ -111,3 +111,9 @@ def test_user_reward_module_function(recipe, capsys, nothing_heavy):
     assert main([recipe, "--rewards", "format", "no_such_module:f"]) == 2
     err = capsys.readouterr().err
     assert "cannot load 'no_such_module:f'" in err and "PYTHONPATH" in err
+    one_arg = reward_funcs(["test_reliability:sevens"])[0]  # f(completion) -> float: no answer passed
+    assert one_arg(["77", [{"role": "assistant", "content": "a7"}]], answer=["1", "2"]) == [2.0, 1.0]
+    assert main([recipe, "--rewards", "format", "test_reliability:three_args"]) == 2
+    err = capsys.readouterr().err
+    assert "'test_reliability:three_args' has signature (completion" in err and "extra" in err
+    assert "f(completion: str) -> float" in err

@@ -8,7 +8,8 @@ logging steps, for GTPO and GRPO runs alike. TRL logs each function's mean rewar
 `rewards/<name>/mean`, with `<name>` the function's `__name__` ("format", "correctness").
 
 Your own reward: `rewards: [format, mypkg.rewards:length_penalty]` imports
-`length_penalty(completion: str, answer: str) -> float` (a plain function, like the built-in scores)
+`length_penalty(completion: str) -> float` or `length_penalty(completion: str, answer: str) -> float`
+(a plain function, like the built-in scores; the arity is read from its signature when it is loaded)
 and calls it once per completion. Every reward function runs under `gtpo.trl.safety.RewardGuard`
 (the trainer wraps it): an exception, a non-finite value or a call past `reward_timeout` scores 0
 and is counted in `reward_errors`.
@@ -17,6 +18,7 @@ and is counted in `reward_errors`.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -56,8 +58,24 @@ def _text(completion: Any) -> str:
     return str(completion)
 
 
+def _takes_answer(func: Callable[..., Any], spec: str) -> bool:
+    """True for f(completion, answer), False for f(completion); ValueError for any other signature."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # some builtins have no signature: assume the documented two-argument form
+        return True
+    for args in (("completion", "answer"), ("completion",)):
+        try:
+            signature.bind(*args)
+        except TypeError:
+            continue
+        return len(args) == 2
+    raise ValueError(f"rewards: {spec!r} has signature {signature}; a reward takes one completion string, "
+                     "optionally the reference answer: f(completion: str) -> float or f(completion: str, answer: str) -> float")
+
+
 def custom(spec: str) -> Callable[..., list[float]]:
-    """'module:function' -> a TRL reward calling function(completion_text, answer) once per completion."""
+    """'module:function' -> a TRL reward calling function(completion_text[, answer]) once per completion."""
     module_name, _, name = spec.partition(":")
     try:
         func = getattr(importlib.import_module(module_name), name)
@@ -65,9 +83,12 @@ def custom(spec: str) -> Callable[..., list[float]]:
         raise ValueError(f"rewards: cannot load {spec!r} ({type(err).__name__}: {err}); give 'module:function' "
                          "with the module importable (on PYTHONPATH or installed)") from err
     if not callable(func):
-        raise ValueError(f"rewards: {spec!r} is a {type(func).__name__}, not a function (completion, answer) -> float")
+        raise ValueError(f"rewards: {spec!r} is a {type(func).__name__}, not a function (completion[, answer]) -> float")
+    takes_answer = _takes_answer(func, spec)
 
     def batch(completions: list[Any], answer: list[str] | None = None, **_: Any) -> list[float]:
+        if not takes_answer:
+            return [func(_text(c)) for c in completions]
         answers = answer if answer is not None else [None] * len(completions)
         return [func(_text(c), a) for c, a in zip(completions, answers, strict=True)]
 

@@ -7,7 +7,10 @@ non-finite updates. The GRPO algorithm itself is TRL's, unchanged.
   its whole batch 0 (retrying a hanging function would hang again; Python cannot stop the thread,
   which is left running as a daemon). A value that is not a finite number (or None, TRL's "does not
   apply") scores 0. Every such completion is counted: `reward_errors` in metrics.jsonl, and one
-  warning per function and error type on stderr.
+  warning per function and error type on stderr. One exception: when a function fails (raises or
+  returns no finite number) on every completion of its first batch, it is broken, not unlucky, and the
+  run stops with `RewardFunctionError` naming the function and the error, instead of training on
+  all-zero rewards (deadlines excluded: a slow first batch can be a hostile input).
 - Non-finite updates: when the global gradient norm is NaN or inf (a NaN/inf loss or logits make it
   so), all gradients are dropped before `optimizer.step()`, so AdamW skips every parameter: weights
   and optimizer moments stay exactly as they were. transformers still counts the step (global_step
@@ -49,6 +52,10 @@ class NonFiniteWeightsError(RunGuardError):
     """The model to train holds NaN or inf parameters (a corrupt checkpoint): generation would fail."""
 
 
+class RewardFunctionError(RunGuardError):
+    """A reward function failed on every completion of its first batch: a bug in the function or its signature."""
+
+
 class RewardTimeout(TimeoutError):
     pass
 
@@ -83,10 +90,14 @@ class RewardGuard:
         self.timeout = timeout
         self.__name__ = get_callable_name(func)  # TRL logs rewards/<name>/mean
         self.errors = 0
+        self.calls = 0
         self._warned: set[str] = set()
+        self._last_error: BaseException | None = None
+        self._timed_out = False
 
     def _fail(self, count: int, err: BaseException) -> list[float]:
         self.errors += count
+        self._last_error = err
         kind = type(err).__name__
         if kind not in self._warned:
             self._warned.add(kind)
@@ -118,12 +129,28 @@ class RewardGuard:
         return out
 
     def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
+        self.calls += 1
+        errors_before, self._timed_out = self.errors, False
+        scores = self._score(completions, **kwargs)
+        failed = self.errors - errors_before
+        if self.calls == 1 and completions and failed == len(completions) and not self._timed_out:
+            err = self._last_error
+            raise RewardFunctionError(
+                f"reward function {self.__name__!r} failed on all {failed} completions of its first batch "
+                f"({type(err).__name__}: {err}). Fix the function: a user reward is `f(completion: str) -> float` "
+                "or `f(completion: str, answer: str) -> float`; a TRL-style function takes `completions` and the "
+                "dataset columns as keyword arguments and returns one float per completion."
+            ) from err
+        return scores
+
+    def _score(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
         n = len(completions)
         try:
             return self._clean(
                 call_with_deadline(lambda: self.func(completions=completions, **kwargs), self.timeout), n
             )
         except RewardTimeout as err:
+            self._timed_out = True
             return self._fail(n, err)
         except Exception:  # noqa: BLE001 - retried item by item below
             pass
@@ -134,6 +161,9 @@ class RewardGuard:
                 result = call_with_deadline(lambda i=i, item=item: self.func(completions=[completions[i]], **item),
                                             self.timeout)  # fmt: skip
                 scores += self._clean(result, 1)
+            except RewardTimeout as err:
+                self._timed_out = True
+                scores += self._fail(1, err)
             except Exception as err:  # noqa: BLE001
                 scores += self._fail(1, err)
         return scores
