@@ -78,7 +78,7 @@ def test_bad_values_score_zero_and_none_passes():
     [
         (lambda completions, **_: 1.0, "TypeError: returned float"),  # not a list
         (lambda completions, **_: [math.nan] * len(completions), "not a finite number"),
-        (lambda completions, answer, **_: [float(c == a) for c, a in zip(completions, answer)], "TypeError"),
+        (lambda completions, answer, **_: [float(c == a) for c, a in zip(completions, answer, strict=True)], "TypeError"),
     ],
 )
 def test_a_reward_failing_on_its_whole_first_batch_stops_the_run(func, message):
