@@ -13,6 +13,9 @@ Suites (`--suite`):
 - ablations: gtpo (defaults: gamma 0.1, tau ln 2, filter auto, prefix_suffix) | gamma 0.01 | gamma 0 |
   scope all | tau 0.7 | tau 1.05 | tau 2.0 | filter off | OnlyNeg (filter negative_only), plus
   tau 0.3 with the filter always on and OnlyNeg at tau 0.3 (where the filter fires on this model)
+- components: gtpo | grpo (beta 0) | scope none (entropy parts only, no conflict weights) | conflict
+  only (gamma 0, filter off) | gamma 0 | filter off: which part of GTPO does what; meant for a
+  learning rate where GRPO breaks (`--lr 1e-3`, see docs/results.md)
 
 Runs are cached by a hash of everything that defines them, the `gtpo` sources included
 (OUT/runs/NAME-sSEED-HASH/done.json), so the two suites share their identical `gtpo` runs and an
@@ -21,6 +24,10 @@ OUT/SUITE/results.json (every number), OUT/SUITE/table.md, and plots docs/img/be
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite learning
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite ablations --seeds 2
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite learning --lr 1e-3 \
+        --out runs/bench-lr1e-3 --img docs/img/lr1e-3
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite components --lr 1e-3 \
+        --seeds 3 --out runs/bench-lr1e-3 --img docs/img/lr1e-3
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --quick      # smoke: 1 seed, 4 steps
 """
 
@@ -66,6 +73,14 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "filter=off": [*GTPO, "--entropy_filter", "off"],
         "OnlyNeg": [*GTPO, "--entropy_filter", "negative_only"],
     },
+    "components": {
+        "gtpo": GTPO,
+        "grpo": ["--algo", "grpo", "--beta", "0.0"],
+        "scope=none": [*GTPO, "--conflict_scope", "none"],  # no conflict weights: entropy shaping + filter
+        "conflict-only": [*GTPO, "--entropy_gamma", "0.0", "--entropy_filter", "off"],
+        "gamma=0": [*GTPO, "--entropy_gamma", "0.0"],
+        "filter=off": [*GTPO, "--entropy_filter", "off"],
+    },
 }
 PANELS = {
     "gamma / scope": ("gtpo", "gamma=0.01", "gamma=0", "scope=all"),
@@ -74,6 +89,7 @@ PANELS = {
 }
 CURVES = (("accuracy", "accuracy (training samples)"), ("format_rate", "formatting rate (training samples)"),
           ("entropy", "mean token entropy (nats)"))  # fmt: skip
+HELDOUT = (("accuracy", "held-out accuracy"), ("format_rate", "held-out formatting rate"))
 DIAGNOSTICS = ("filtered_frac", "conflict_frac_pos", "conflict_frac_neg", "completion_length", "kl")
 
 
@@ -340,7 +356,7 @@ def plot(results: dict, panels: dict[str, tuple[str, ...]], path: Path, title: s
     configs = results["configs"]
     rows = [(label, [n for n in names if n in configs]) for label, names in panels.items()]
     rows = [r for r in rows if r[1]]
-    fig, axes = plt.subplots(len(rows), len(CURVES) + 1, figsize=(17, 3.6 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(CURVES) + len(HELDOUT), figsize=(21, 3.6 * len(rows)), squeeze=False)
     for (label, names), axrow in zip(rows, axes, strict=True):
         for ax, (key, ylabel) in zip(axrow, CURVES, strict=False):
             for i, name in enumerate(names):
@@ -358,18 +374,18 @@ def plot(results: dict, panels: dict[str, tuple[str, ...]], path: Path, title: s
             ax.set_xlabel("step")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-        ax = axrow[-1]
-        for i, name in enumerate(names):
-            vals = configs[name]["heldout"]["accuracy"]["values"]
-            ax.scatter([i] * len(vals), vals, color=f"C{i}", s=25)
-            ax.errorbar([i], [sum(vals) / len(vals)], yerr=[configs[name]["heldout"]["accuracy"]["std"]],
-                        fmt="_", color="k", markersize=18, capsize=4)  # fmt: skip
-        ax.axhline(results["start"]["accuracy"], color="grey", ls="--", lw=1, label="warm start")
-        ax.set_xticks(range(len(names)), names, rotation=20, fontsize=7)
-        ax.set_title(f"{label}: held-out accuracy per seed (bar: mean ± std)", fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(title + " (lines: mean over seeds, moving average; band: min..max over seeds)", fontsize=10)
+        for ax, (key, what) in zip(axrow[len(CURVES):], HELDOUT, strict=True):
+            for i, name in enumerate(names):
+                vals = configs[name]["heldout"][key]["values"]
+                ax.scatter([i] * len(vals), vals, color=f"C{i}", s=25)
+                ax.errorbar([i], [sum(vals) / len(vals)], yerr=[configs[name]["heldout"][key]["std"]],
+                            fmt="_", color="k", markersize=18, capsize=4)  # fmt: skip
+            ax.axhline(results["start"][key], color="grey", ls="--", lw=1, label="warm start")
+            ax.set_xticks(range(len(names)), names, rotation=20, fontsize=7)
+            ax.set_title(f"{label}: {what}", fontsize=9)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+    fig.suptitle(title + " (curves: mean over seeds, moving average, band min..max; held-out: dots = seeds, bar = mean ± std)", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -396,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             d["eval_dir"] = str(Path(spec["dir"]) / "eval")
         start_row, start_row_code = evaluate_start(args, start, specs[0]), code_hash()
         results = aggregate(done, start_row, ks)
-        ref = "grpo" if suite == "learning" else "gtpo"
+        ref = "gtpo" if suite == "ablations" else "grpo"
         results["comparison"] = compare(results, ref)
         codes = sorted({d["code"] for d in done if isinstance(d.get("code"), str)} | {start_row_code})
         if len(codes) > 1:
@@ -411,7 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         (folder / "results.json").write_text(json.dumps(results, indent=1))
         md = table(results, ks, ref)
         (folder / "table.md").write_text(md + "\n")
-        panels = {"GTPO vs GRPO": tuple(SUITES["learning"])} if suite == "learning" else PANELS
+        panels = {"learning": {"GTPO vs GRPO": tuple(SUITES["learning"])}, "ablations": PANELS,
+                  "components": {"GTPO components": tuple(SUITES["components"])}}[suite]  # fmt: skip
         img = Path(args.img) / f"bench_{suite}.png"
         plot(
             results, panels, img, f"arith, {args.steps} steps x {args.prompts} prompts x G={args.group_size}"

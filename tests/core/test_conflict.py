@@ -54,6 +54,10 @@ def test_scope_prefix_suffix_versus_all():
     # with positive_weight 3: r0 -> [3, 1, 3, 1, 3], r1 -> [0, 1, 0, 0, 0(pad)]
     w = conflict_weights(ids, mask, adv, 2, scope="all", positive_weight=3.0)
     assert torch.equal(w, torch.tensor([[3.0, 1, 3, 1, 3], [0, 1, 0, 0, 0]]))
+    # scope "none" (the ablation without conflict protection): no conflicts, weights = the mask
+    assert not conflict_mask(ids, mask, adv, 2, scope="none").any()
+    w = conflict_weights(ids, mask, adv, 2, scope="none", positive_weight=3.0)
+    assert torch.equal(w, torch.tensor([[1.0, 1, 1, 1, 1], [1, 1, 1, 1, 0]]))
 
 
 def test_union_not_product():

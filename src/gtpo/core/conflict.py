@@ -12,7 +12,9 @@ Scope:
 - "prefix_suffix" (reference code): per row, only the maximal run of forward raw conflicts starting
   at the first token and the maximal run of backward raw conflicts ending at the last valid token
   (a cumulative product along positions in each alignment);
-- "all" (the paper's wording): every raw conflict, forward or backward.
+- "all" (the paper's wording): every raw conflict, forward or backward;
+- "none": no conflict tokens (every valid token weighs 1): GTPO's entropy parts alone, an ablation
+  of the conflict mechanism (not in the paper).
 The conflict set is forward UNION backward. Weights: `positive_weight` on conflict tokens of positive
 rows, 0 on conflict tokens of negative rows, 1 on every other valid token, 0 on padding.
 
@@ -40,7 +42,7 @@ from ._checks import (
     check_tensor,
 )
 
-SCOPES = ("prefix_suffix", "all")
+SCOPES = ("prefix_suffix", "all", "none")
 
 
 def _raw_conflicts(
@@ -97,14 +99,15 @@ def conflict_mask(
         completion_mask: (N, T) 0/1 or bool; each row ones (valid tokens, EOS included) then zeros.
         advantages: (N,) float; the sign decides positive (> 0) / negative (< 0) / neutral (= 0).
         group_size: G; rows g*G .. g*G+G-1 form group g; must divide N.
-        scope: "prefix_suffix" (leading forward run + trailing backward run) or "all".
+        scope: "prefix_suffix" (leading forward run + trailing backward run), "all", or "none"
+            (no conflicts: an all-False mask, for ablations).
 
     Returns:
         (N, T) bool, True at conflict tokens; always False on padding and on rows with A_i = 0.
     """
     valid, adv, g = _check_inputs(completion_ids, completion_mask, advantages, group_size, scope)
     n, t = completion_ids.shape
-    if n == 0 or t == 0:
+    if n == 0 or t == 0 or scope == "none":
         return torch.zeros(n, t, dtype=torch.bool, device=completion_ids.device)
     b = n // g
     pos = (adv > 0).view(b, g)  # (B, G)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig
 
-CONFLICT_SCOPES = ("prefix_suffix", "all")
+CONFLICT_SCOPES = ("prefix_suffix", "all", "none")
 ENTROPY_FILTER_MODES = ("auto", "always", "off", "negative_only")
 GTPO_SCALE_REWARDS = ("group", "none")
 ALGOS = ("gtpo", "grpo")
@@ -38,7 +38,8 @@ class GTPOConfig(GRPOConfig):
             "help": "Which conflict tokens get the weight: 'prefix_suffix' (reference code: the run of shared "
             "tokens that starts at the first token, and the run that ends at the last valid token) or 'all' (the "
             "paper's wording: every position where a positive and a negative completion of the group hold the "
-            "same token, counted from the start or from the end).",
+            "same token, counted from the start or from the end), or 'none' (no conflict tokens, every token "
+            "weighs 1: GTPO's entropy parts alone, an ablation).",
             "choices": list(CONFLICT_SCOPES),
         },
     )
