@@ -24,10 +24,10 @@ OUT/SUITE/results.json (every number), OUT/SUITE/table.md, and plots docs/img/be
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite learning
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite ablations --seeds 2
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite learning --lr 1e-3 \
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite learning --lr 1e-3 --seeds 6 \
         --out runs/bench-lr1e-3 --img docs/img/lr1e-3
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite components --lr 1e-3 \
-        --seeds 3 --out runs/bench-lr1e-3 --img docs/img/lr1e-3
+        --seeds 6 --out runs/bench-lr1e-3 --img docs/img/lr1e-3
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --quick      # smoke: 1 seed, 4 steps
 """
 
