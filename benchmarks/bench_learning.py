@@ -14,7 +14,8 @@ Suites (`--suite`):
   scope all | tau 0.7 | tau 1.05 | tau 2.0 | filter off | OnlyNeg (filter negative_only), plus
   tau 0.3 with the filter always on and OnlyNeg at tau 0.3 (where the filter fires on this model)
 - components: gtpo | grpo (beta 0) | scope none (entropy parts only, no conflict weights) | conflict
-  only (gamma 0, filter off) | gamma 0 | filter off: which part of GTPO does what; meant for a
+  only (gamma 0, filter off) | w = 1 (positive_weight 1: negatives' conflict tokens skipped, positives'
+  not doubled) | gamma 0 | filter off: which part of GTPO does what; meant for a
   learning rate where GRPO breaks (`--lr 1e-3`, see docs/results.md)
 
 Runs are cached by a hash of everything that defines them, the `gtpo` sources included
@@ -78,6 +79,7 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "grpo": ["--algo", "grpo", "--beta", "0.0"],
         "scope=none": [*GTPO, "--conflict_scope", "none"],  # no conflict weights: entropy shaping + filter
         "conflict-only": [*GTPO, "--entropy_gamma", "0.0", "--entropy_filter", "off"],
+        "w=1": [*GTPO, "--positive_weight", "1.0"],  # conflicts of negatives still skipped, positives not doubled
         "gamma=0": [*GTPO, "--entropy_gamma", "0.0"],
         "filter=off": [*GTPO, "--entropy_filter", "off"],
     },
