@@ -185,7 +185,7 @@ class TaskArguments:
         metadata={
             "help": "Reward functions, summed with GRPOConfig.reward_weights: 'format' (0..10, the paper's "
             "formatting score), 'correctness' (10 if formatted and the answer matches, else 0), or your own as "
-            "'module:function' (importable; called as function(completion_text, reference_answer) -> float)."
+            "'module:function' (importable; function(completion) -> float or function(completion, answer) -> float)."
         },
     )
     reward_timeout: float | None = field(

@@ -52,12 +52,6 @@ def correctness(
 REWARD_FUNCS: dict[str, Callable[..., list[float]]] = {"format": format, "correctness": correctness}
 
 
-def _text(completion: Any) -> str:
-    if isinstance(completion, list):  # chat: [{"role": "assistant", "content": ...}]
-        return "".join(str(m.get("content", "")) for m in completion if isinstance(m, dict))
-    return str(completion)
-
-
 def _takes_answer(func: Callable[..., Any], spec: str) -> bool:
     """True for f(completion, answer), False for f(completion); ValueError for any other signature."""
     try:
@@ -88,9 +82,9 @@ def custom(spec: str) -> Callable[..., list[float]]:
 
     def batch(completions: list[Any], answer: list[str] | None = None, **_: Any) -> list[float]:
         if not takes_answer:
-            return [func(_text(c)) for c in completions]
+            return [func(_rewards.completion_text(c)) for c in completions]
         answers = answer if answer is not None else [None] * len(completions)
-        return [func(_text(c), a) for c, a in zip(completions, answers, strict=True)]
+        return [func(_rewards.completion_text(c), a) for c, a in zip(completions, answers, strict=True)]
 
     batch.__name__ = name
     return batch
