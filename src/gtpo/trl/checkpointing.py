@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import uuid
 import warnings
 from pathlib import Path
+
+from gtpo._atomic import publish as _publish
 
 STAGING_PREFIX = ".tmp-checkpoint-"
 COMPLETE_MARKER = "trainer_state.json"  # transformers writes it after the model, optimizer and RNG states
@@ -34,30 +35,10 @@ def staging_root(run_dir: str | os.PathLike, step: int) -> Path:
     return Path(run_dir) / f"{STAGING_PREFIX}{step}"
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def publish(staged: Path, final: Path) -> None:
-    """fsync every file and folder of `staged`, then rename it to `final` (replacing an older `final`)."""
-    for root, _, files in os.walk(staged):
-        for name in files:
-            _fsync(Path(root) / name)
-        _fsync(Path(root))
-    old = None
-    if (
-        final.exists()
-    ):  # the same step saved again: move the old copy aside first (rename cannot replace a folder)
-        old = final.with_name(f"{STAGING_PREFIX}old-{uuid.uuid4().hex[:8]}")
-        os.rename(final, old)
-    os.rename(staged, final)
-    _fsync(final.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """fsync `staged` and rename it to `final`; an older `final` (the same step saved again) is moved aside
+    under the staging prefix first, so a kill in between leaves only what `remove_interrupted_saves` deletes."""
+    _publish(staged, final, aside_prefix=f"{STAGING_PREFIX}old-")
 
 
 def is_complete(checkpoint: str | os.PathLike) -> bool:
