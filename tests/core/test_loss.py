@@ -32,12 +32,18 @@ def test_gtpo_loss_equals_spec_formula_on_hand_group():
     torch.testing.assert_close(loss, torch.tensor(-0.344167), atol=1e-6, rtol=0)
     # metrics (conflicts read from weights != 1 on valid tokens: r0 t0, r1 t0, r3 t0):
     #   pos rows r0, r2: 1 conflict / 4 valid = 0.25; neg rows r1, r3: 2 / 5 = 0.4
-    #   filtered 1/4; entropy mean(0.4, 1.1, 0.3, 0.6) = 0.6; shaped mean = -0.24/4 = -0.06; no clip
+    #   filtered 1/4; completion entropy mean(0.4, 1.1, 0.3, 0.6) = 0.6;
+    #   token entropy (1.2 + 2.2 + 0.3 + 1.8) / 9 valid tokens = 5.5 / 9; shaped mean = -0.24/4 = -0.06; no clip
     expected = {
         "conflict_frac_pos": 0.25,
         "conflict_frac_neg": 0.4,
+        "conflict_tokens_pos": 1.0,
+        "valid_tokens_pos": 4.0,
+        "conflict_tokens_neg": 2.0,
+        "valid_tokens_neg": 5.0,
         "filtered_frac": 0.25,
-        "entropy": 0.6,
+        "completion_entropy": 0.6,
+        "token_entropy": 5.5 / 9,
         "shaped_advantage": -0.06,
         "clip_frac": 0.0,
     }
@@ -68,6 +74,18 @@ def test_normalize_by_conflicts_quirk():
     torch.testing.assert_close(metrics["conflict_frac_pos"], torch.tensor(0.5))
     with pytest.raises(ValueError, match="needs conflict_mask"):
         gtpo_loss(LOGPS, ADV, MASK, WEIGHTS, ENTROPY, initial_entropy=0.5, normalize_by_conflicts=True)
+
+
+def test_conflict_shares_are_nan_without_rows_of_that_sign():
+    # a constant-reward group (A = 0 everywhere) has no positive and no negative rows: no share, not 0
+    zero = torch.zeros(4)
+    _, metrics = gtpo_loss(LOGPS, zero, MASK, MASK.float(), ENTROPY, initial_entropy=0.5)
+    assert metrics["conflict_frac_pos"].isnan() and metrics["conflict_frac_neg"].isnan()
+    assert metrics["valid_tokens_pos"] == 0 and metrics["conflict_tokens_neg"] == 0
+    # only positive rows: the negative share is missing, the positive one is a number (no conflicts: 0)
+    _, metrics = gtpo_loss(LOGPS, ADV.abs(), MASK, MASK.float(), ENTROPY, initial_entropy=0.5)
+    assert metrics["conflict_frac_pos"] == 0 and metrics["conflict_frac_neg"].isnan()
+    assert metrics["valid_tokens_pos"] == 9
 
 
 def test_filter_modes_reach_the_loss():
@@ -181,8 +199,11 @@ def test_empty_completion_gives_no_nan():
             logps, adv, mask, mask.float(), entropy, old_logps=old, gamma=0.0, initial_entropy=0.0
         )
         torch.testing.assert_close(loss, torch.tensor(-0.5))
-        assert all(torch.isfinite(v) for v in metrics.values())
-        torch.testing.assert_close(metrics["entropy"], torch.tensor(0.1))  # the empty row is left out
+        # the only negative row is empty: no negative share (NaN), every other metric finite
+        assert metrics["conflict_frac_neg"].isnan()
+        assert all(torch.isfinite(v) for k, v in metrics.items() if k != "conflict_frac_neg")
+        torch.testing.assert_close(metrics["completion_entropy"], torch.tensor(0.1))  # the empty row is left out
+        torch.testing.assert_close(metrics["token_entropy"], torch.tensor(0.1))
         logps.grad = None
         loss.backward()
         assert torch.isfinite(logps.grad).all() and torch.equal(logps.grad[1], torch.zeros(2))

@@ -57,9 +57,19 @@ def test_loss_equals_gtpo_loss_on_the_batch(scripted_trainer, generation_inputs)
     assert trainer.current_gradient_accumulation_steps == 1
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
     logged = trainer._metrics["train"]
-    for name in ("conflict_frac_pos", "conflict_frac_neg", "filtered_frac", "shaped_advantage"):
+    for name in ("filtered_frac", "shaped_advantage", "completion_entropy"):
         assert logged[f"gtpo/{name}"] == [pytest.approx(metrics[name].item(), rel=1e-4, abs=1e-6)]
     assert logged["gtpo/initial_entropy"] == [trainer.gtpo_state.initial_entropy]
+    # `entropy` is TRL's statistic: the token-weighted mean, not the mean of <H>_i
+    token_mean = (entropy * mask).sum() / mask.sum()
+    assert logged["entropy"] == [pytest.approx(token_mean.item(), rel=1e-6)]
+    # the conflict shares are logged at `log` time from the counts of the window
+    trainer.log({"loss": float(loss)})
+    shares = trainer.state.log_history[-1]
+    for sign in ("pos", "neg"):
+        expected_share = metrics[f"conflict_tokens_{sign}"] / metrics[f"valid_tokens_{sign}"]
+        assert shares[f"gtpo/conflict_frac_{sign}"] == pytest.approx(expected_share.item(), rel=1e-6)
+    assert not any(key.startswith("gtpo/_count") for key in shares)
 
 
 def test_negative_conflict_tokens_get_zero_gradient(scripted_trainer, generation_inputs):

@@ -38,9 +38,11 @@ def test_three_gtpo_steps_train_and_log(tiny_model_dir, tmp_path):
     for m in metrics:
         assert tuple(m) == METRIC_KEYS
         for key in ("loss", "reward", "reward_format", "reward_correctness", "format_rate", "accuracy",
-                    "completion_length", "entropy", "initial_entropy", "conflict_frac_pos",
-                    "conflict_frac_neg", "filtered_frac", "lr"):  # fmt: skip
+                    "completion_length", "entropy", "completion_entropy", "initial_entropy",
+                    "filtered_frac", "lr"):  # fmt: skip
             assert isinstance(m[key], float), key
+        for key in ("conflict_frac_pos", "conflict_frac_neg"):  # None for a step without rows of that sign
+            assert m[key] is None or 0.0 <= m[key] <= 1.0, key
     assert metrics[0]["initial_entropy"] == metrics[2]["initial_entropy"] > 0
     samples = rows(out / "conflict_samples.jsonl")
     assert [s["step"] for s in samples] == [1, 2, 3]
@@ -61,6 +63,7 @@ def test_grpo_baseline_logs_the_same_keys(tiny_model_dir, tmp_path):
     assert [tuple(m) for m in metrics] == [METRIC_KEYS] * 2
     assert metrics[0]["entropy"] is not None and metrics[0]["initial_entropy"] == metrics[0]["entropy"]
     assert metrics[0]["conflict_frac_pos"] is None and metrics[0]["filtered_frac"] is None
+    assert metrics[0]["completion_entropy"] is None
     assert not (out / "conflict_samples.jsonl").exists()
     assert yaml.safe_load((out / "run_config.yaml").read_text())["algo"] == "grpo"
     assert list(out.glob("runs/*/events.out.tfevents.*")), "report_to tensorboard wrote no event file"

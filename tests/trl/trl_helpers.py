@@ -26,13 +26,17 @@ def answer_is_two(completions, **_):
 
 
 class ScriptedGeneration:
-    """Stands in for GRPOTrainer._generate: fixed prompt ids, completion `texts[global_row % len(texts)]`."""
+    """Stands in for GRPOTrainer._generate: fixed prompt ids, completion `texts[global_row % len(texts)]`.
 
-    def __init__(self, trainer, texts=TEXTS):
+    `tool_spans` maps a text index to (start, stop) token positions that play a tool's output inside
+    that completion: TRL then receives a tool mask with zeros there, as after a real tool call."""
+
+    def __init__(self, trainer, texts=TEXTS, tool_spans=None):
         self.trainer = trainer
         tok = trainer.processing_class
         self.completions = [tok.encode(t, add_special_tokens=False) + [tok.eos_token_id] for t in texts]
         self.texts = list(texts)
+        self.tool_spans = dict(tool_spans or {})
 
     def __call__(self, prompts):
         tok = self.trainer.processing_class
@@ -42,7 +46,13 @@ class ScriptedGeneration:
         rows = [(offset + i) % len(self.completions) for i in range(len(prompts))]
         completion_ids = [list(self.completions[r]) for r in rows]
         completions = [self.texts[r] for r in rows]
-        return prompt_ids, completion_ids, None, completions, None, {}, None, None
+        tool_mask = None
+        if self.tool_spans:
+            tool_mask = [[1] * len(ids) for ids in completion_ids]
+            for mask, r in zip(tool_mask, rows, strict=True):
+                start, stop = self.tool_spans.get(r, (0, 0))
+                mask[start:stop] = [0] * (stop - start)
+        return prompt_ids, completion_ids, tool_mask, completions, None, {}, None, None
 
 
 def gtpo_args(output_dir: str | Path, **overrides):

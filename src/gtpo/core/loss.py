@@ -96,6 +96,18 @@ def _fraction(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tenso
     return (numerator.sum().float() / den.clamp(min=1)).detach()
 
 
+def _share(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    """numerator.sum() / denominator.sum() as a detached float32 0-d tensor, NaN when the denominator
+    is 0 (no value, not a share of 0: loggers that skip NaN then average only the batches that have one)."""
+    den = denominator.sum().float()
+    return torch.where(den > 0, numerator.sum().float() / den.clamp(min=1), torch.nan).detach()
+
+
+def _count(flags: torch.Tensor) -> torch.Tensor:
+    """The number of True entries as a detached float32 0-d tensor (summable across batches)."""
+    return flags.sum().float().detach()
+
+
 def gtpo_loss(
     logps: torch.Tensor,  # (N, T)
     advantages: torch.Tensor,  # (N,)
@@ -132,9 +144,13 @@ def gtpo_loss(
     Returns:
         (loss 0-d with gradient, metrics) where metrics holds detached float32 0-d tensors:
         "conflict_frac_pos"/"conflict_frac_neg" (conflict tokens / valid tokens over the rows with
-        A > 0 / A < 0), "filtered_frac" (completions with delta_i = 0 / N), "entropy" (mean of <H>_i
-        over the completions with valid tokens: the quantity to store as <H>_ini on the first batch),
-        "shaped_advantage" (mean Ahat_i), "clip_frac" (valid tokens whose clipped branch is active).
+        A > 0 / A < 0; NaN when the batch has no such row), the counts behind them
+        "conflict_tokens_pos"/"valid_tokens_pos" and "conflict_tokens_neg"/"valid_tokens_neg" (sum
+        these over batches and divide for the share over several batches), "filtered_frac"
+        (completions with delta_i = 0 / N), "completion_entropy" (mean of <H>_i over the completions
+        with valid tokens: the quantity to store as <H>_ini on the first batch), "token_entropy" (mean
+        H_{i,t} over all valid tokens, the statistic TRL logs as "entropy"), "shaped_advantage" (mean
+        Ahat_i), "clip_frac" (valid tokens whose clipped branch is active).
     """
     valid, adv = _common_inputs(logps, advantages, completion_mask, clip_eps)
     shape = tuple(logps.shape)
@@ -168,10 +184,15 @@ def gtpo_loss(
     neg_rows = (adv < 0).unsqueeze(1) & valid  # (N, T)
     nonempty = valid.any(dim=1)  # (N,)
     metrics = {
-        "conflict_frac_pos": _fraction(conflicts & pos_rows, pos_rows),
-        "conflict_frac_neg": _fraction(conflicts & neg_rows, neg_rows),
+        "conflict_frac_pos": _share(conflicts & pos_rows, pos_rows),
+        "conflict_frac_neg": _share(conflicts & neg_rows, neg_rows),
+        "conflict_tokens_pos": _count(conflicts & pos_rows),
+        "valid_tokens_pos": _count(pos_rows),
+        "conflict_tokens_neg": _count(conflicts & neg_rows),
+        "valid_tokens_neg": _count(neg_rows),
         "filtered_frac": (delta == 0).float().mean().detach(),
-        "entropy": _fraction(torch.where(nonempty, h, 0.0), nonempty),
+        "completion_entropy": _fraction(torch.where(nonempty, h, 0.0), nonempty),
+        "token_entropy": _fraction(torch.where(valid, entropy.detach().float(), 0.0), valid),
         "shaped_advantage": shaped.float().mean().detach(),
         "clip_frac": _fraction(clipped, valid),
     }

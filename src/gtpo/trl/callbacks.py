@@ -26,8 +26,8 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 METRIC_KEYS = (
     "step", "loss", "reward", "reward_format", "reward_correctness", "format_rate", "accuracy",
-    "completion_length", "entropy", "initial_entropy", "conflict_frac_pos", "conflict_frac_neg",
-    "filtered_frac", "lr", "skipped_updates", "reward_errors",
+    "completion_length", "entropy", "completion_entropy", "initial_entropy", "conflict_frac_pos",
+    "conflict_frac_neg", "filtered_frac", "lr", "skipped_updates", "reward_errors",
 )  # fmt: skip
 COUNT_KEYS = ("skipped_updates", "reward_errors")  # ints, since the previous row (gtpo.trl.safety)
 
@@ -41,6 +41,7 @@ TRL_NAMES = {
     "accuracy": "accuracy",
     "completion_length": "completions/mean_length",
     "entropy": "entropy",
+    "completion_entropy": "gtpo/completion_entropy",
     "initial_entropy": "gtpo/initial_entropy",
     "conflict_frac_pos": "gtpo/conflict_frac_pos",
     "conflict_frac_neg": "gtpo/conflict_frac_neg",

@@ -18,9 +18,27 @@ p-th slice of each global batch, and TRL itself groups the gathered rewards the 
 the weights over the global batch, keeps this process's rows and returns them as a (B, T) tensor,
 which TRL's shuffle and split carry along with the other per-row tensors.
 
+Advantages are TRL's, with one correction: every row of a group whose rewards are all equal gets
+A = 0 exactly. TRL computes R - mean in floating point, which leaves a residue of either sign when the
+rewards are not exactly representable (0.1 x 12 completions, say), and that sign would decide whether
+`entropy_filter: negative_only` drops the group and which of its tokens are "conflicts".
+
+Tool use (TRL's `tool_mask`, 0 on tool-output tokens inside a completion): conflicts are found on the
+completion's token positions (`completion_mask`, tool tokens included), so the forward and backward
+alignments count positions in the sequence the model actually saw and a shared prefix is not cut by a
+tool call; tool-output tokens themselves carry no loss weight (the loss, <H>_i, the logged entropy and
+the conflict shares all use `completion_mask * tool_mask`), as in TRL's GRPO.
+
 <H>_ini: the mean completion entropy of the first training micro-batch, averaged over all processes;
 kept in `GTPOState`, a callback whose state transformers writes to every checkpoint's
 trainer_state.json, so a resumed run filters exactly as the original run would have.
+
+Logged metrics: `entropy` is TRL's statistic (the token-weighted mean entropy of each micro-batch over
+all processes), so GTPO and GRPO runs log the same number for the same completions; the mean over
+completions of <H>_i, the quantity behind <H>_ini and the filter, is `gtpo/completion_entropy`.
+`gtpo/conflict_frac_pos` / `_neg` are ratios of summed counts over the whole logging window and all
+processes (conflict tokens / valid tokens of the rows with A > 0 / A < 0); a window without such rows
+logs no value.
 
 Departures from the paper: conflict set = forward UNION backward conflicts (the reference code
 multiplies the two weights); with num_iterations > 1 the ratio r_{i,t} is PPO-clipped with
@@ -42,6 +60,12 @@ from gtpo.trl.safety import GuardedGRPOTrainer
 
 WEIGHTS_KEY = "gtpo_weights"  # (B, T) float, lambda_{i,t}
 CONFLICTS_KEY = "gtpo_conflicts"  # (B, T) bool, conflict tokens
+# conflict-share name -> (numerator, denominator) counts summed over the logging window
+SHARES = {
+    "conflict_frac_pos": ("conflict_tokens_pos", "valid_tokens_pos"),
+    "conflict_frac_neg": ("conflict_tokens_neg", "valid_tokens_neg"),
+}
+COUNT_PREFIX = "gtpo/_count/"  # private _metrics keys, turned into the shares by `log`
 
 
 class GTPOState(TrainerCallback, ExportableState):
@@ -66,12 +90,15 @@ class GTPOTrainer(GuardedGRPOTrainer):
     """GRPOTrainer with the GTPO objective, plus the run guards of `GuardedGRPOTrainer` (atomic checkpoints,
     guarded reward functions, skipped non-finite updates; its hooks are named in its docstring).
 
-    Overridden hooks (nothing else changes; generation, rewards, vLLM, PEFT, logging are TRL's):
-    - `_generate_and_score_completions`: adds the per-token conflict weights and conflict mask of each
-      row, computed over whole groups of the globally gathered batch;
+    Overridden hooks (nothing else changes; generation, rewards, vLLM, PEFT are TRL's):
+    - `_calculate_rewards`: keeps the gathered rewards of the generation batch (to find constant groups);
+    - `_generate_and_score_completions`: sets A = 0 exactly on constant-reward groups and adds the
+      per-token conflict weights and conflict mask of each row, computed over whole groups of the
+      globally gathered batch;
     - `_compute_loss`: one forward pass gives log-probs and entropies (TRL's own
       `_get_per_token_logps_and_entropies`), measures <H>_ini on the first batch, calls
-      `gtpo.core.gtpo_loss` and logs its metrics through TRL's `_metrics`.
+      `gtpo.core.gtpo_loss` and logs its metrics through TRL's `_metrics`;
+    - `log`: turns the summed conflict counts of the logging window into the logged conflict shares.
     """
 
     _tag_names = ["trl", "gtpo"]
@@ -96,17 +123,38 @@ class GTPOTrainer(GuardedGRPOTrainer):
         raise RuntimeError("the GTPOState callback was removed; GTPOTrainer keeps <H>_ini in it")
 
     # ----------------------------------------------------------------------------------------------
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list) -> torch.Tensor:
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._gathered_rewards = rewards_per_func  # (N, K), all processes, groups consecutive
+        return rewards_per_func
+
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         output = super()._generate_and_score_completions(inputs)
-        return self._add_conflict_weights(output, "train" if self.model.training else "eval")
+        mode = "train" if self.model.training else "eval"
+        group_size = self.num_generations if mode == "train" else self.num_generations_eval
+        output["advantages"] = self._zero_constant_groups(output["advantages"], group_size)
+        return self._add_conflict_weights(output, mode)
+
+    def _zero_constant_groups(self, advantages: torch.Tensor, group_size: int) -> torch.Tensor:
+        """A = 0 exactly on this process's rows of groups whose rewards (every reward function's) are all
+        equal; unscorable rows (every function returned None, NaN here) do not count and keep TRL's A = 0."""
+        rewards = self._gathered_rewards.to(advantages.device)  # (N, K)
+        groups = rewards.view(-1, group_size, rewards.size(1))  # (N/G, G, K)
+        scored = ~groups.isnan().all(dim=2)  # (N/G, G)
+        filled = groups.nan_to_num(0.0)  # a None of one function counts 0, as in TRL's weighted nansum
+        first = filled[torch.arange(groups.size(0)), scored.int().argmax(dim=1)]  # (N/G, K) first scored row
+        equal = ((filled == first.unsqueeze(1)).all(dim=2) | ~scored).all(dim=1)  # (N/G,)
+        constant = equal.repeat_interleave(group_size)  # (N,)
+        start = self.accelerator.process_index * advantages.size(0)
+        local = constant[start : start + advantages.size(0)]  # (B,)
+        local = local.view(-1, *([1] * (advantages.dim() - 1)))
+        return torch.where(local, torch.zeros_like(advantages), advantages)
 
     def _add_conflict_weights(self, output: dict[str, Any], mode: str) -> dict[str, Any]:
         """Add this process's rows of the conflict weights/mask, computed on whole groups of the global batch."""
         group_size = self.num_generations if mode == "train" else self.num_generations_eval
         ids = output["completion_ids"]  # (B, T)
-        mask = output["completion_mask"]  # (B, T)
-        if "tool_mask" in output:
-            mask = mask * output["tool_mask"]
+        mask = output["completion_mask"]  # (B, T) positions of the completion, tool outputs included
         advantages = output["advantages"]  # (B,)
         acc = self.accelerator
         all_ids = acc.gather(acc.pad_across_processes(ids, dim=1, pad_index=self._tokenizer.pad_token_id))
@@ -129,10 +177,8 @@ class GTPOTrainer(GuardedGRPOTrainer):
         groups = advantages.view(-1, group_size)  # (N/G, G)
         mixed = ((groups > 0).any(1) & (groups < 0).any(1)).nonzero()
         g = int(mixed[0]) if len(mixed) else 0
-        names = list(self._logs["rewards"])
-        n = ids.size(0)
-        per_func = torch.tensor([list(self._logs["rewards"][name])[-n:] for name in names]).T  # (N, K)
-        rewards = (per_func.nan_to_num(0.0) * self.reward_weights.unsqueeze(0)).sum(1)  # (N,)
+        per_func = self._gathered_rewards.cpu()  # (N, K)
+        rewards = (per_func.nan_to_num(0.0) * self.reward_weights.cpu().unsqueeze(0)).sum(1)  # (N,)
         rows = []
         for i in range(g * group_size, (g + 1) * group_size):
             valid = mask[i].bool()
@@ -190,7 +236,7 @@ class GTPOTrainer(GuardedGRPOTrainer):
         loss = loss / normalizer
         if self.aux_loss_enabled:
             loss = loss + self.router_aux_loss_coef * aux_loss / normalizer
-        self._log_gtpo_metrics(metrics, mode)
+        self._log_gtpo_metrics(metrics, entropy, mask, mode)
         return loss
 
     def _initial_entropy(self, entropy: torch.Tensor, mask: torch.Tensor, mode: str) -> float:
@@ -206,10 +252,32 @@ class GTPOTrainer(GuardedGRPOTrainer):
             self.gtpo_state.initial_entropy = value
         return value
 
-    def _log_gtpo_metrics(self, metrics: dict[str, torch.Tensor], mode: str) -> None:
-        names = sorted(metrics)
-        local = torch.stack([metrics[name].float() for name in names]).to(self.accelerator.device)  # (M,)
-        gathered = self.accelerator.gather(local.unsqueeze(0)).nanmean(0)  # (M,)
-        for name, value in zip(names, gathered.tolist(), strict=True):
-            self._metrics[mode]["entropy" if name == "entropy" else f"gtpo/{name}"].append(value)
+    def _log_gtpo_metrics(
+        self, metrics: dict[str, torch.Tensor], entropy: torch.Tensor, mask: torch.Tensor, mode: str
+    ) -> None:
+        """Append this micro-batch's metrics to TRL's `_metrics`, reduced over all processes."""
+        acc = self.accelerator
+        # TRL's own `entropy`: token-weighted mean over the micro-batch of every process
+        valid = mask.bool()  # (B, T)
+        totals = torch.stack([torch.where(valid, entropy, 0.0).sum().float(), valid.sum().float()])
+        totals = acc.reduce(totals.to(acc.device), reduction="sum")
+        self._metrics[mode]["entropy"].append((totals[0] / totals[1].clamp(min=1.0)).item())
+        counts = sorted({name for pair in SHARES.values() for name in pair})
+        summed = acc.reduce(torch.stack([metrics[name].float() for name in counts]).to(acc.device), reduction="sum")
+        for name, value in zip(counts, summed.tolist(), strict=True):
+            self._metrics[mode][COUNT_PREFIX + name].append(value)
+        means = sorted(set(metrics) - set(counts) - set(SHARES) - {"token_entropy"})
+        local = torch.stack([metrics[name].float() for name in means]).to(acc.device)  # (M,)
+        gathered = acc.gather(local.unsqueeze(0)).nanmean(0)  # (M,)
+        for name, value in zip(means, gathered.tolist(), strict=True):
+            self._metrics[mode][f"gtpo/{name}"].append(value)
         self._metrics[mode]["gtpo/initial_entropy"].append(float(self.gtpo_state.initial_entropy or float("nan")))
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        metrics = self._metrics["train" if self.model.training else "eval"]
+        logged = COUNT_PREFIX + "valid_tokens_pos" in metrics  # GTPO micro-batches in this window
+        totals = {name: sum(metrics.pop(COUNT_PREFIX + name, [])) for pair in SHARES.values() for name in pair}
+        if logged:
+            for share, (num, den) in SHARES.items():
+                metrics[f"gtpo/{share}"] = [totals[num] / totals[den] if totals[den] > 0 else float("nan")]
+        super().log(logs, start_time)
