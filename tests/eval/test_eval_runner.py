@@ -149,6 +149,16 @@ def test_scripted_completions_give_hand_computed_summary(tiny_model_dir, tmp_pat
 # ---------------------------------------------------------------- Python API variants, errors, CLI
 
 
+def test_answer_tolerance_decides_close_numbers():
+    from gtpo.eval.scoring import grade_completions
+
+    text = "<reasoning>\nsmall\n</reasoning>\n<answer>\n0\n</answer>"
+    completions = [Completion(text=text, num_tokens=5, truncated=False)] * 2
+    refs = [".0000672", "0"]  # a MATH-500 reference, and the same number
+    assert [c for _, _, c in grade_completions(completions, refs, 5.0)] == [False, True]
+    assert [c for _, _, c in grade_completions(completions, refs, 5.0, "paper")] == [True, True]
+
+
 def test_loaded_model_dataset_and_comparison_table(tiny_model_dir, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -278,8 +288,11 @@ def test_cli_smoke(tiny_model_dir, tmp_path, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| gsm8k | 5 | 2 |" in out
-    config = json.loads((tmp_path / "summary.json").read_text())["config"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    config = summary["config"]
     assert (config["n"], config["k"], config["seed"], config["top_p"]) == (2, "1,2", 3, 0.9)
+    assert config["answer_tolerance"] == "strict" and summary["grading"]["answer_tolerance"] == "strict"
+    assert "equal values" in summary["grading"]["rule"]
     assert len(read_jsonl(tmp_path / "samples.jsonl")) == 10
     assert (
         main(["eval", "--model", "x", "--task", "gsm8k", "--n", "2", "--k", "8", "--output", str(tmp_path)])

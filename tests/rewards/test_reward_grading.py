@@ -33,11 +33,22 @@ EQUIVALENT = [
     (r"\boxed{7}", "7"),
     ("-3", "-3.0"),
     (r"\dfrac{7}{2}", "3.5"),
-    ("1/3", "0.333"),  # within the spec's 1e-2
     ("(x+1)^2", "x^2+2x+1"),  # symbolic
     (r"\left( 3, \frac{\pi}{2} \right)", r"\left( 3, \frac{\pi}{2} \right)"),
     ("30^\\circ", "30"),
-    ("1.57", r"\frac{\pi}{2}"),  # closed forms: the spec's numeric rule on their values
+    ("1.5707963268", r"\frac{\pi}{2}"),  # closed forms by value: within 1e-9 relative
+]
+# Different numbers that the paper's absolute 1e-2 rule equates; the default (strict) rule never does.
+PAPER_ONLY = [
+    ("0", ".0000672"),  # a MATH-500 reference
+    ("0.14", "0.15"),
+    ("0.0067", ".0000672"),
+    ("1/3", "0.333"),
+    ("0.505", "0.5"),
+    ("1.57", r"\frac{\pi}{2}"),  # a closed form against a rounded decimal
+    ("x = 0.1234567", "0.1234568"),  # reaches math-verify, whose default rounding (6 decimals) equates them
+    ("0.707107", r"\frac{\sqrt{2}}{2}"),
+    ("1.0000001", "1"),
 ]
 NOT_EQUIVALENT = [
     ("5", "50"),
@@ -70,15 +81,36 @@ def test_equivalent(pred, ref):
 @pytest.mark.parametrize("pred, ref", NOT_EQUIVALENT)
 def test_not_equivalent(pred, ref):
     assert not answer_matches(pred, ref)
+    assert not answer_matches(pred, ref, tolerance="paper")
+
+
+@pytest.mark.parametrize("pred, ref", EQUIVALENT)
+def test_equivalent_under_the_paper_rule_too(pred, ref):
+    assert answer_matches(pred, ref, tolerance="paper")
+
+
+@pytest.mark.parametrize("pred, ref", PAPER_ONLY)
+def test_different_numbers_match_only_under_the_paper_rule(pred, ref):
+    assert not answer_matches(pred, ref)  # strict, the default
+    assert answer_matches(pred, ref, tolerance="paper")
+
+
+def test_unknown_tolerance_is_refused():
+    with pytest.raises(ValueError, match="answer_tolerance must be one of 'strict', 'paper'"):
+        answer_matches("1", "1", tolerance="loose")
+    with pytest.raises(ValueError, match="answer_tolerance"):
+        quick_match("1", "1", "1e-2")
 
 
 def test_fast_path_decides_numbers_without_sympy():
-    # "5" vs "50": both exact rationals, |5 - 50| > 1e-2 -> False without a worker
+    # "5" vs "50": both exact rationals, different -> False without a worker
     assert quick_match("5", "50") is False
     assert quick_match("1,000", "1000") is True  # Fraction(1000) == Fraction(1000)
     assert quick_match("025", "25") is True
-    assert quick_match("0.505", "0.5") is True  # |0.005| <= 0.01, the spec's tolerance
-    assert quick_match("0.52", "0.5") is False  # |0.02| > 0.01
+    assert quick_match("0.505", "0.5") is False  # strict: different values
+    assert quick_match("0.505", "0.5", "paper") is True  # |0.005| <= 0.01, the spec's tolerance
+    assert quick_match("0.52", "0.5", "paper") is False  # |0.02| > 0.01
+    assert quick_match("0.50", r"\frac{1}{2}") is True  # equal values
     assert quick_match(r"3\sqrt{2}", r"\sqrt{18}") is None  # undecided: goes to math-verify
     # units: a number and 1-3 plain words, compared by the number when the reference is a number
     assert quick_match("18 dollars", "18") is True
@@ -305,9 +337,11 @@ def test_pool_agrees_with_in_process_checks():
     preds, refs = [p for p, _ in batch], [r for _, r in batch]
     inline = Grader(num_workers=0, timeout=DEADLINE).matches(preds, refs)
     assert default_grader().matches(preds, refs, timeout=DEADLINE) == inline  # 2 workers
-    assert inline == [
-        (p, r) in EQUIVALENT or (p, r) == ("18 dollars", "18") or r == "1.5708" for p, r in batch
-    ]
+    assert inline == [(p, r) in EQUIVALENT or (p, r) == ("18 dollars", "18") for p, r in batch]
+    # the paper's rule reaches the workers too: pi/2 vs 1.5708 is within its 1e-2
+    paper = Grader(num_workers=0, timeout=DEADLINE).matches(preds, refs, tolerance="paper")
+    assert default_grader().matches(preds, refs, timeout=DEADLINE, tolerance="paper") == paper
+    assert paper == [(p, r) in EQUIVALENT or (p, r) == ("18 dollars", "18") or r == "1.5708" for p, r in batch]
 
 
 def test_workers_start_while_torch_threads_run():

@@ -78,3 +78,16 @@ def test_task_arguments_validate():
         TaskArguments(algo="ppo")
     with pytest.raises(ValueError, match="task_limit"):
         TaskArguments(task_limit=0)
+    with pytest.raises(ValueError, match="answer_tolerance='loose'.*'strict'.*'paper'"):
+        TaskArguments(answer_tolerance="loose")
+
+
+def test_correctness_reward_uses_the_answer_tolerance():
+    from gtpo.trl.rewards import reward_funcs
+
+    text = "<reasoning>\nsmall\n</reasoning>\n<answer>\n0\n</answer>"
+    (strict,) = reward_funcs(["correctness"])
+    (paper,) = reward_funcs(["correctness"], "paper")
+    assert strict.__name__ == paper.__name__ == "correctness"  # TRL logs rewards/correctness/mean for both
+    assert strict([text], answer=[".0000672"]) == [0.0]
+    assert paper([text], answer=[".0000672"]) == [10.0]

@@ -60,6 +60,12 @@ class EvalConfig:
         metadata={"help": "random k-subsets per problem for maj@k (exact when C(n,k) <= max(this, n))"},
     )
     grade_timeout: float = field(default=5.0, metadata={"help": "seconds allowed per answer check"})
+    answer_tolerance: Literal["strict", "paper"] = field(
+        default="strict",
+        metadata={"help": "numeric rule of the answer check: strict = equal values only (0.5 = \\frac12, "
+                  "0.14 != 0.15); paper = the authors' absolute 1e-2 rule (inflates MATH-style scores); "
+                  "recorded in summary.json"},
+    )
 
     def __post_init__(self) -> None:
         for key in ("model", "task", "name"):
@@ -85,6 +91,8 @@ class EvalConfig:
             raise ValueError(f"--temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"--top_p must be in (0, 1], got {self.top_p}")
+        if self.answer_tolerance not in ("strict", "paper"):
+            raise ValueError(f"--answer_tolerance must be strict or paper, got {self.answer_tolerance!r}")
         if self.grade_timeout <= 0:
             raise ValueError(f"--grade_timeout must be > 0, got {self.grade_timeout}")
         if isinstance(self.k, int):

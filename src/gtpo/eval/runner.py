@@ -12,9 +12,9 @@ Python entry point::
   names. With `dataset=` (a `datasets.Dataset` with columns prompt, answer, id) `task` is only
   the label of that one dataset and nothing is loaded.
 - `options`: any other `EvalConfig` field (n, k, temperature, top_p, max_new_tokens, batch_size,
-  seed, source, split, limit, backend, name, dtype, maj_subsets, grade_timeout).
-- Returns the summary dict written to OUTPUT/summary.json: {"config": {...}, "results": [row,
-  ...]}, one row per (model, task) with keys model, task, problems, n, samples, accuracy,
+  seed, source, split, limit, backend, name, dtype, maj_subsets, grade_timeout, answer_tolerance).
+- Returns the summary dict written to OUTPUT/summary.json: {"config": {...}, "grading":
+  {"answer_tolerance", "rule"}, "results": [row, ...]}, one row per (model, task) with keys model, task, problems, n, samples, accuracy,
   format_rate, pass@K and maj@K for each K, mean_tokens, truncated_rate, dir.
 
 Files. One (model, task) pair writes into OUTPUT itself; several write into OUTPUT/<model>/<task>/
@@ -54,7 +54,10 @@ from gtpo.eval.scoring import grade_completions, score_samples, summary_table, w
 
 __all__ = ["EvalConfig", "evaluate", "run", "load_model", "read_samples", "score_samples", "summary_table"]
 
-RUN_KEYS = ("model", "task", "source", "split", "limit", "temperature", "top_p", "max_new_tokens", "seed")
+RUN_KEYS = (
+    "model", "task", "source", "split", "limit", "temperature", "top_p", "max_new_tokens", "seed",
+    "answer_tolerance",
+)  # fmt: skip
 
 
 def _slug(text: str) -> str:
@@ -230,7 +233,9 @@ def _sample_run(
                 max_new_tokens=config.max_new_tokens,
                 seed=derive_seed(config.seed, index),
             )
-            graded = grade_completions(completions, [refs[p] for p, _ in batch], config.grade_timeout)
+            graded = grade_completions(
+                completions, [refs[p] for p, _ in batch], config.grade_timeout, config.answer_tolerance
+            )
             lines = []
             for (p, s), completion, (answer, fmt, correct) in zip(batch, completions, graded, strict=True):
                 if (ids[p], s) in done:

@@ -2,7 +2,7 @@
 
 - `grade_completions`: format = `gtpo.rewards.format_reward`; answer = `extract_answer`; correct =
   format 10 and the answer matches the reference (`gtpo.rewards` batch grader, one deadline per
-  item), i.e. the paper's `correctness_reward == 10`.
+  item, numeric rule `EvalConfig.answer_tolerance`), i.e. the paper's `correctness_reward == 10`.
 - `score_samples`: accuracy (mean correctness over samples), format_rate (share with format 10),
   pass@k and maj@k per problem (`gtpo.eval.metrics`) averaged over problems. maj@k votes with the
   answers of fully formatted samples; the others abstain, so maj@1 equals accuracy.
@@ -25,14 +25,16 @@ __all__ = ["grade_completions", "score_samples", "summary_table", "write_summary
 
 
 def grade_completions(
-    completions: list[Completion], refs: list[str], timeout: float
+    completions: list[Completion], refs: list[str], timeout: float, tolerance: str = "strict"
 ) -> list[tuple[str | None, float, bool]]:
     from gtpo.rewards import default_grader, extract_answer, format_reward
 
     answers = [extract_answer(c.text) for c in completions]
     formats = [float(format_reward(c.text)) for c in completions]
     todo = [i for i, (a, f) in enumerate(zip(answers, formats, strict=True)) if a is not None and f == 10.0]
-    ok = default_grader().matches([answers[i] for i in todo], [refs[i] for i in todo], timeout=timeout)
+    ok = default_grader().matches(
+        [answers[i] for i in todo], [refs[i] for i in todo], timeout=timeout, tolerance=tolerance
+    )
     correct = [False] * len(completions)
     for i, good in zip(todo, ok, strict=True):
         correct[i] = bool(good)
@@ -46,7 +48,7 @@ def score_samples(records: list[dict], ids: Sequence[str], config: EvalConfig) -
     grader = default_grader()
 
     def batch_matches(preds: Sequence[str], refs: Sequence[str]) -> list[bool]:
-        return grader.matches(preds, refs, timeout=config.grade_timeout)
+        return grader.matches(preds, refs, timeout=config.grade_timeout, tolerance=config.answer_tolerance)
 
     by_id: dict[str, dict[int, dict]] = {str(i): {} for i in ids}
     for r in records:
@@ -106,8 +108,17 @@ def summary_table(rows: list[dict], ks: Sequence[int]) -> str:
     )
 
 
+def grading_rule(config: EvalConfig) -> dict[str, str]:
+    """The answer-checking rule of a run, as summary.json records it."""
+    rules = {
+        "strict": "equal values only: rationals compared exactly, closed forms within 1e-9 relative",
+        "paper": "the authors' rule: numbers within 1e-2 absolute (also equates 0 and 0.0000672)",
+    }
+    return {"answer_tolerance": config.answer_tolerance, "rule": rules[config.answer_tolerance]}
+
+
 def write_summary(directory: Path, config: EvalConfig, rows: list[dict]) -> dict:
-    summary = {"config": dataclasses.asdict(config), "results": rows}
+    summary = {"config": dataclasses.asdict(config), "grading": grading_rule(config), "results": rows}
     tmp = directory / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
     tmp.replace(directory / "summary.json")

@@ -52,11 +52,17 @@ def format_reward_func(completions: Sequence[Any], **kwargs: Any) -> list[float]
 
 
 def correctness_reward_func(
-    completions: Sequence[Any], answer: Sequence[Any], *, grader: Grader | None = None, **kwargs: Any
+    completions: Sequence[Any],
+    answer: Sequence[Any],
+    *,
+    grader: Grader | None = None,
+    tolerance: str = "strict",
+    **kwargs: Any,
 ) -> list[float]:
     """10.0 per completion that is fully formatted and whose final answer matches `answer[i]`.
 
     `grader` defaults to the shared `default_grader()`; pass one to control workers and deadline.
+    `tolerance` is the numeric rule ("strict" or "paper", see `gtpo.rewards.grading`).
     """
     if len(completions) != len(answer):
         raise ValueError(f"got {len(completions)} completions but {len(answer)} answers")
@@ -73,7 +79,9 @@ def correctness_reward_func(
         except Exception:
             REWARD_ERRORS["correctness"] += 1
     if todo:  # the grader never raises for answer text; a worker start-up failure does propagate
-        verdicts = (grader or default_grader()).matches([p for _, p, _ in todo], [r for _, _, r in todo])
+        verdicts = (grader or default_grader()).matches(
+            [p for _, p, _ in todo], [r for _, _, r in todo], tolerance=tolerance
+        )
         for (i, _, _), ok in zip(todo, verdicts, strict=True):
             scores[i] = CORRECT if ok else 0.0
     return scores

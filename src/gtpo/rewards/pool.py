@@ -32,7 +32,14 @@ from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
-from gtpo.rewards.grading import MAX_ANSWER_CHARS, clean_text, quick_match, symbolic_match, too_complex
+from gtpo.rewards.grading import (
+    MAX_ANSWER_CHARS,
+    check_tolerance,
+    clean_text,
+    quick_match,
+    symbolic_match,
+    too_complex,
+)
 
 _MAX_START_FAILURES = 3
 STAT_KEYS = ("items", "fast", "symbolic", "timeouts", "errors", "too_long", "restarts")
@@ -62,8 +69,8 @@ class _Worker:
         self.item: int | None = None
         self.deadline = 0.0
 
-    def send(self, item: int, pred: str, ref: str, timeout: float) -> None:
-        line = json.dumps({"i": item, "p": pred, "r": ref, "t": timeout}) + "\n"
+    def send(self, item: int, pred: str, ref: str, timeout: float, tolerance: str) -> None:
+        line = json.dumps({"i": item, "p": pred, "r": ref, "t": timeout, "tol": tolerance}) + "\n"
         self.proc.stdin.write(line.encode())
         self.proc.stdin.flush()
         self.state, self.item, self.deadline = "busy", item, time.monotonic() + timeout
@@ -144,8 +151,12 @@ class Grader:
         self._finalizer = weakref.finalize(self, _stop_if_owner, self._procs, self._pid)
 
     # ----------------------------------------------------------------------------------- public
-    def matches(self, preds: Sequence[str], refs: Sequence[str], timeout: float | None = None) -> list[bool]:
-        """Equivalence of each prediction to its reference; never raises for bad answer text."""
+    def matches(
+        self, preds: Sequence[str], refs: Sequence[str], timeout: float | None = None, tolerance: str = "strict"
+    ) -> list[bool]:
+        """Equivalence of each prediction to its reference under the numeric rule `tolerance` ("strict",
+        the default, or "paper": see `gtpo.rewards.grading`); never raises for bad answer text."""
+        check_tolerance(tolerance)
         if len(preds) != len(refs):
             raise ValueError(f"preds and refs differ in length: {len(preds)} != {len(refs)}")
         deadline = self.timeout if timeout is None else float(timeout)
@@ -164,7 +175,7 @@ class Grader:
                     continue
                 pred, ref = clean_text(pred), clean_text(ref)
                 try:
-                    decided = quick_match(pred, ref)
+                    decided = quick_match(pred, ref, tolerance)
                 except Exception:  # defensive: the fast path is plain parsing, but never fail a batch
                     self.stats["errors"] += 1
                     continue
@@ -178,9 +189,9 @@ class Grader:
             if pending:
                 self.stats["symbolic"] += len(pending)
                 if self.num_workers == 0:
-                    self._run_inline(pending, results, deadline)
+                    self._run_inline(pending, results, deadline, tolerance)
                 else:
-                    self._run_pool(pending, results, deadline)
+                    self._run_pool(pending, results, deadline, tolerance)
         return results
 
     def close(self) -> None:
@@ -201,7 +212,9 @@ class Grader:
         self._workers.clear()
         self._procs.clear()
 
-    def _run_inline(self, pending: list[tuple[int, str, str]], results: list[bool], deadline: float) -> None:
+    def _run_inline(
+        self, pending: list[tuple[int, str, str]], results: list[bool], deadline: float, tolerance: str
+    ) -> None:
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError(
                 "Grader(num_workers=0) checks in-process with signal timeouts, which only work in the "
@@ -214,7 +227,7 @@ class Grader:
         try:
             for i, pred, ref in pending:
                 try:
-                    results[i] = symbolic_match(pred, ref, timeout=inner)
+                    results[i] = symbolic_match(pred, ref, timeout=inner, tolerance=tolerance)
                 except (KeyboardInterrupt, SystemExit):
                     raise
                 except BaseException:  # math-verify's TimeoutException is a BaseException
@@ -236,7 +249,9 @@ class Grader:
             self.stats["restarts"] += 1
             self._spawn()
 
-    def _run_pool(self, pending: list[tuple[int, str, str]], results: list[bool], deadline: float) -> None:
+    def _run_pool(
+        self, pending: list[tuple[int, str, str]], results: list[bool], deadline: float, tolerance: str
+    ) -> None:
         if os.getpid() != self._pid:  # forked: the pipes belong to the parent's workers
             self._workers.clear()
             self._procs.clear()
@@ -249,20 +264,22 @@ class Grader:
         outstanding = set(jobs)
         try:
             while outstanding:
-                self._dispatch(queue, jobs, deadline)
+                self._dispatch(queue, jobs, deadline, tolerance)
                 self._wait_and_read(results, jobs, outstanding)
         except BaseException:  # interrupted (Ctrl-C) or a start-up failure: drop half-done work
             for worker in [w for w in self._workers if w.state == "busy"]:
                 self._retire(worker, replace=False)
             raise
 
-    def _dispatch(self, queue: deque[int], jobs: dict[int, tuple[int, str, str]], deadline: float) -> None:
+    def _dispatch(
+        self, queue: deque[int], jobs: dict[int, tuple[int, str, str]], deadline: float, tolerance: str
+    ) -> None:
         for worker in list(self._workers):
             if worker.state == "idle" and queue:
                 job = queue.popleft()
                 _, pred, ref = jobs[job]
                 try:
-                    worker.send(job, pred, ref, deadline)
+                    worker.send(job, pred, ref, deadline, tolerance)
                 except OSError:  # died while idle: retry the job on a fresh worker
                     queue.appendleft(job)
                     self._retire(worker, replace=True)

@@ -15,20 +15,22 @@ from gtpo.rewards.pool import default_grader
 CORRECT = 10.0
 
 
-def answer_matches(pred: str, ref: str, *, timeout: float = 5.0) -> bool:
-    """Whether `pred` equals the reference `ref` (numerically within 1e-2 or symbolically).
+def answer_matches(pred: str, ref: str, *, timeout: float = 5.0, tolerance: str = "strict") -> bool:
+    """Whether `pred` equals the reference `ref`: the same number (`tolerance="strict"`, the default;
+    "paper" = within 1e-2 absolute, the authors' rule) or symbolically equivalent (`gtpo.rewards.grading`).
 
     Never raises for odd text; a check that passes `timeout` seconds is False and counted in
     `default_grader().stats["timeouts"]`.
     """
-    return default_grader().matches([pred], [ref], timeout=timeout)[0]
+    return default_grader().matches([pred], [ref], timeout=timeout, tolerance=tolerance)[0]
 
 
-def correctness_reward(text: str, ref: str, *, timeout: float = 5.0) -> float:
-    """10.0 if the completion is fully formatted and its final answer matches `ref`, else 0.0."""
+def correctness_reward(text: str, ref: str, *, timeout: float = 5.0, tolerance: str = "strict") -> float:
+    """10.0 if the completion is fully formatted and its final answer matches `ref` (`answer_matches`
+    with `tolerance`), else 0.0."""
     if format_reward(text) != FORMAT_FULL:
         return 0.0
     pred = extract_answer(text)
     if pred is None:
         return 0.0
-    return CORRECT if answer_matches(pred, str(ref), timeout=timeout) else 0.0
+    return CORRECT if answer_matches(pred, str(ref), timeout=timeout, tolerance=tolerance) else 0.0

@@ -218,7 +218,7 @@ def train(task: TaskArguments, training: GRPOConfig, model: ModelConfig) -> Path
     check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
     resume = _resume_checkpoint(task, training, output_dir)
     try:
-        funcs = reward_funcs(task.rewards)
+        funcs = reward_funcs(task.rewards, task.answer_tolerance)
     except ValueError as err:
         raise RecipeError(str(err)) from err
     dataset = load_task(

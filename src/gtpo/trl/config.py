@@ -16,6 +16,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from gtpo.rewards.grading import TOLERANCES
 from trl import GRPOConfig
 
 CONFLICT_SCOPES = ("prefix_suffix", "all", "none")
@@ -188,6 +189,12 @@ class TaskArguments:
             "'module:function' (importable; function(completion) -> float or function(completion, answer) -> float)."
         },
     )
+    answer_tolerance: str = field(
+        default="strict",
+        metadata={"help": "Numeric rule of the 'correctness' reward: 'strict' (equal values only: 0.5 = \\frac12, "
+                  "0.14 != 0.15) or 'paper' (the authors' absolute 1e-2 rule, which also equates 0 and 0.0000672); "
+                  "see docs/tasks-and-rewards.md."},
+    )
     reward_timeout: float | None = field(
         default=REWARD_TIMEOUT,
         metadata={"help": "Deadline in seconds of one reward-function call on a batch; a call past it scores its "
@@ -218,6 +225,9 @@ class TaskArguments:
                 f"rewards={self.rewards!r}: unknown or empty; use a non-empty list of {', '.join(REWARD_NAMES)} "
                 "or 'module:function' names of your own reward functions."
             )
+        if self.answer_tolerance not in TOLERANCES:
+            raise ValueError(f"answer_tolerance={self.answer_tolerance!r}: use 'strict' (equal values, the default) "
+                             "or 'paper' (the authors' absolute 1e-2 rule).")
         if self.reward_timeout is not None and not self.reward_timeout > 0:
             raise ValueError(f"reward_timeout={self.reward_timeout}: must be > 0 seconds (or null for no deadline).")
         if self.max_nonfinite_steps < 1:

@@ -40,13 +40,33 @@ def format(completions: list[Any], log_metric: Callable[[str, float], None] | No
 
 
 def correctness(
-    completions: list[Any], answer: list[str], log_metric: Callable[[str, float], None] | None = None, **_: Any
+    completions: list[Any],
+    answer: list[str],
+    log_metric: Callable[[str, float], None] | None = None,
+    *,
+    answer_tolerance: str = "strict",
+    **_: Any,
 ) -> list[float]:
-    """10 if the completion is formatted and its answer matches the reference, else 0; logs `accuracy`."""
-    scores = list(_rewards.correctness_reward_func(completions, answer))
+    """10 if the completion is formatted and its answer matches the reference (numeric rule
+    `answer_tolerance`: "strict" or "paper"), else 0; logs `accuracy`."""
+    scores = list(_rewards.correctness_reward_func(completions, answer, tolerance=answer_tolerance))
     if log_metric is not None:
         log_metric("accuracy", _full_score_fraction(scores))
     return scores
+
+
+def correctness_with(answer_tolerance: str) -> Callable[..., list[float]]:
+    """`correctness` with a fixed numeric rule, still named "correctness" (TRL logs rewards by name)."""
+    _rewards.check_tolerance(answer_tolerance)
+    if answer_tolerance == "strict":
+        return correctness
+
+    def scored(completions: list[Any], answer: list[str], log_metric=None, **kwargs: Any) -> list[float]:
+        kwargs.pop("answer_tolerance", None)
+        return correctness(completions, answer, log_metric, answer_tolerance=answer_tolerance, **kwargs)
+
+    scored.__name__ = scored.__qualname__ = "correctness"
+    return scored
 
 
 REWARD_FUNCS: dict[str, Callable[..., list[float]]] = {"format": format, "correctness": correctness}
@@ -90,6 +110,8 @@ def custom(spec: str) -> Callable[..., list[float]]:
     return batch
 
 
-def reward_funcs(names: list[str]) -> list[Callable[..., list[float]]]:
-    """The TRL reward functions for `TaskArguments.rewards`, in order (matching `reward_weights`)."""
-    return [REWARD_FUNCS[name] if name in REWARD_FUNCS else custom(name) for name in names]
+def reward_funcs(names: list[str], answer_tolerance: str = "strict") -> list[Callable[..., list[float]]]:
+    """The TRL reward functions for `TaskArguments.rewards`, in order (matching `reward_weights`);
+    'correctness' grades with the numeric rule `answer_tolerance` ("strict" or "paper")."""
+    built = {"format": format, "correctness": correctness_with(answer_tolerance)}
+    return [built[name] if name in built else custom(name) for name in names]
