@@ -1,8 +1,12 @@
 """Run by `torchrun --nproc_per_node 2` (gloo, CPU) from test_trl_distributed.py.
 
-Each process generates (scripted) and scores its slice of a 12-row generation batch: 3 prompts x G = 4,
-6 rows per process, so the middle group is split across the two processes. It writes what
-GTPOTrainer._generate_and_score_completions returned to OUT/rank{r}.pt.
+A real `trainer.train()` of 2 optimizer steps on 2 processes: accelerate shards TRL's sampler itself
+(nothing is sliced by hand), one generation batch of 3 prompts x G = 4 = 12 rows serves
+steps_per_generation = 2 micro-batches of 3 rows per process, and the middle group is split across
+the processes. Generation is scripted by global row (`ROW_TEXTS`): process 1's completions are
+shorter, so the two processes hold batches of different widths and the gathered batch is padded
+across processes. Everything the test re-derives is written to OUT/rank{r}.pt: each generation
+output, each micro-batch's inputs, log-probs, entropies and loss, <H>_ini, and the log history.
 usage: two_process_worker.py MODEL_DIR OUT_DIR
 """
 
@@ -14,25 +18,64 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trl_helpers import make_trainer  # noqa: E402
+from trl_helpers import TEXTS, ScriptedGeneration, make_trainer  # noqa: E402
 
-from gtpo.tasks import load_task  # noqa: E402
 from gtpo.trl.trainer import CONFLICTS_KEY, WEIGHTS_KEY  # noqa: E402
 
-PER_PROCESS = 6
+PER_PROCESS = 3  # rows per micro-batch; 6 rows per process per generation
+LONG = "<reasoning>\n1 + 1 = 2 as one and one make two\n</reasoning>\n<answer>\n2\n</answer>"
+# global row -> completion (answer 2 scores 1, anything else 0); rows 0-5 on process 0, 6-11 on process 1
+ROW_TEXTS = (
+    TEXTS[0], TEXTS[1], LONG, TEXTS[3],  # group 0: rewards 1 0 1 0
+    LONG, TEXTS[1],  # group 1, process 0: 1 0
+    TEXTS[2], TEXTS[3],  # group 1, process 1: 1 0
+    TEXTS[2], TEXTS[3], "<answer>\n2\n</answer>", "<reasoning>\n3\n</reasoning>\n<answer>\n3\n</answer>",  # group 2
+)  # fmt: skip
+KEYS = ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "advantages", "old_per_token_logps",
+        WEIGHTS_KEY, CONFLICTS_KEY)  # fmt: skip
 
 
 def main(model_dir: str, out_dir: str) -> None:
     torch.set_num_threads(1)
-    trainer = make_trainer(model_dir, Path(out_dir) / "run", per_device_train_batch_size=PER_PROCESS)
-    trainer.model.train()
+    trainer = make_trainer(
+        model_dir, Path(out_dir) / "run", per_device_train_batch_size=PER_PROCESS, steps_per_generation=2,
+        gradient_accumulation_steps=1, max_steps=2, logging_steps=2, learning_rate=1e-2,
+    )  # fmt: skip
+    trainer._generate = ScriptedGeneration(trainer, ROW_TEXTS)
     rank, world = trainer.accelerator.process_index, trainer.accelerator.num_processes
     assert world == 2, f"expected 2 processes, got {world}"
-    rows = list(load_task("arith", limit=3, seed=0))
-    global_batch = [row for row in rows for _ in range(4)]  # RepeatSampler order: each prompt G times
-    out = trainer._generate_and_score_completions(global_batch[rank * PER_PROCESS : (rank + 1) * PER_PROCESS])
-    keep = ("prompt_ids", "completion_ids", "completion_mask", "advantages", WEIGHTS_KEY, CONFLICTS_KEY)
-    torch.save({key: out[key].cpu() for key in keep}, Path(out_dir) / f"rank{rank}.pt")
+    generations, micro_batches = [], []
+    generate, compute_loss = trainer._generate_and_score_completions, trainer._compute_loss
+    forward = trainer._get_per_token_logps_and_entropies
+
+    def record_generation(inputs):
+        out = generate(inputs)
+        generations.append({key: out[key].detach().cpu() for key in KEYS if key in out})
+        return out
+
+    def record_loss(model, inputs):
+        seen = {}
+
+        def capture(*args, **kwargs):
+            logps, entropy, aux = forward(*args, **kwargs)
+            seen.update(logps=logps.detach().cpu(), entropy=entropy.detach().cpu())
+            return logps, entropy, aux
+
+        trainer._get_per_token_logps_and_entropies = capture
+        try:
+            loss = compute_loss(model, inputs)
+        finally:
+            trainer._get_per_token_logps_and_entropies = forward
+        record = {key: inputs[key].detach().cpu() for key in KEYS if key in inputs}
+        micro_batches.append({**record, **seen, "loss": loss.detach().cpu()})
+        return loss
+
+    trainer._generate_and_score_completions = record_generation
+    trainer._compute_loss = record_loss
+    trainer.train()
+    torch.save({"generations": generations, "micro_batches": micro_batches,
+                "initial_entropy": trainer.gtpo_state.initial_entropy,
+                "log_history": trainer.state.log_history}, Path(out_dir) / f"rank{rank}.pt")  # fmt: skip
     trainer.accelerator.wait_for_everyone()
 
 
