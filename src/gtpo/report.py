@@ -28,7 +28,7 @@ PLOTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # file stem: (title, metric keys drawn on it)
     "accuracy": ("Accuracy (share of sampled completions with the right answer)", ("accuracy",)),
     "format_rate": ("Formatting rate (share of completions with format score 10)", ("format_rate",)),
-    "entropy": ("Mean completion entropy (nats/token)", ("entropy",)),
+    "entropy": ("Mean token entropy (nats/token, token-weighted)", ("entropy",)),
     "conflict_frac": (
         "Conflict-token fraction (solid: positive, dashed: negative)",
         ("conflict_frac_pos", "conflict_frac_neg"),
