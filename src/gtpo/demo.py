@@ -79,6 +79,12 @@ class DemoConfig:
     logging_steps: int = field(
         default=2, metadata={"help": "Steps between logged metrics (points of the curves)."}
     )
+    arith_max_steps: int = field(
+        default=2, metadata={"help": "Task difficulty: most operations per arith problem (ArithConfig.max_steps)."}
+    )
+    arith_max_operand: int = field(
+        default=9, metadata={"help": "Task difficulty: largest number in an arith problem (ArithConfig.max_operand)."}
+    )
     eval_problems: int = field(default=200, metadata={"help": "Held-out arith problems evaluated."})
     eval_samples: int = field(default=4, metadata={"help": "Completions sampled per held-out problem."})
 
@@ -129,12 +135,18 @@ def _short_hash(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def task_options(config: DemoConfig) -> dict[str, int]:
+    """The arith settings (ArithConfig fields) of the demo's task, for the warm start, training and test."""
+    return {"max_steps": config.arith_max_steps, "max_operand": config.arith_max_operand}
+
+
 def write_recipe(config: DemoConfig, model_dir: Path, path: Path) -> Path:
     """The shared `gtpo train` recipe of both runs (only --algo and --output_dir differ)."""
     recipe = {
         "model_name_or_path": str(model_dir),
         "dtype": "float32",
         "task": "arith",
+        "task_options": task_options(config),
         "task_seed": config.seed,
         "task_limit": max(2000, config.rl_steps * config.prompts_per_step),
         "seed": config.seed,
@@ -170,6 +182,31 @@ def _verdict(name_a: str, name_b: str, diff: float, se: float) -> str:
     return (
         "the difference is within two standard errors: not distinguishable from sampling noise at this budget"
     )
+
+
+PAIRS = (("gtpo", "start"), ("grpo", "start"), ("gtpo", "grpo"))
+
+
+def outcome(summary: dict, eval_dir: Path, config: DemoConfig) -> dict:
+    """What `demo.json` holds: each model's held-out scores and the paired differences by problem."""
+    k = config.eval_samples
+    models = {
+        row["model"]: {key: row.get(key) for key in ("accuracy", "format_rate", f"pass@{k}", f"maj@{k}", "mean_tokens")}
+        for row in summary["results"]
+    }
+    per = {row["model"]: per_problem_accuracy(eval_dir / row["dir"] / "samples.jsonl") for row in summary["results"]}
+    differences = {}
+    for a, b in PAIRS:
+        if a in per and b in per:
+            diff, se, n = paired_difference(per[a], per[b])
+            differences[f"{a}-{b}"] = {"mean": diff, "se": se, "problems": n}
+    return {"models": models, "differences": differences, "settings": asdict(config)}
+
+
+def write_outcome(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
 
 
 def evaluation_section(
@@ -247,7 +284,7 @@ def _run_phases(config: DemoConfig) -> Path:
         shutil.rmtree(out / stale, ignore_errors=True)
     logs = out / "logs"
     phases = Phases(6)
-    task = ArithConfig()
+    task = ArithConfig(**task_options(config))
 
     with phases("tiny model", f"tiny tokenizer + model (cache: {cache})"):
         base = make_tiny_checkpoint(cache / f"tiny-seed{config.seed}", seed=config.seed)
@@ -308,6 +345,8 @@ def _run_phases(config: DemoConfig) -> Path:
             extra_sections=section,
         )
     total = sum(phases.times.values())
+    result = outcome(summary, out / "eval", config)
+    write_outcome(out / "demo.json", {**result, "seconds": {**phases.times, "total": total}})
     rows = {row["model"]: row for row in summary["results"]}
     print("\ngtpo demo: held-out accuracy / format rate", file=sys.stderr)
     for name, row in rows.items():

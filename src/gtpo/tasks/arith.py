@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from datasets import Dataset
 
@@ -74,6 +74,16 @@ class ArithConfig:
             raise ValueError("ArithConfig.max_value must be >= max_operand")
         if not 1 <= self.test_percent <= 50:
             raise ValueError(f"ArithConfig.test_percent must be in 1..50, got {self.test_percent}")
+
+
+def arith_config(options: dict | None) -> ArithConfig:
+    """ArithConfig(**options), with an error naming the unknown keys and the valid ones."""
+    options = dict(options or {})
+    known = {f.name for f in fields(ArithConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"arith options {unknown} are unknown; use fields of ArithConfig: {', '.join(sorted(known))}")
+    return ArithConfig(**options)
 
 
 @dataclass(frozen=True)

@@ -304,8 +304,12 @@ def load_task(
     subjects: Iterable[str] | None = None,
     limit: int | None = None,
     seed: int = 0,
+    options: dict | None = None,
 ) -> Dataset:
-    """The task `name` as a Dataset with columns prompt, answer, id (+ subject, level for MATH sets)."""
+    """The task `name` as a Dataset with columns prompt, answer, id (+ subject, level for MATH sets).
+
+    `options`: settings of a generated task (for `arith`, fields of `gtpo.tasks.arith.ArithConfig`,
+    e.g. {"max_steps": 1}); the downloaded benchmarks take none."""
     if name not in TASK_NAMES:
         raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASK_NAMES)}")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
@@ -313,9 +317,11 @@ def load_task(
     if name == "arith":
         if source is not None or subjects is not None:
             raise ValueError("task 'arith' is generated offline: it takes no source or subjects")
-        from gtpo.tasks.arith import build_dataset
+        from gtpo.tasks.arith import arith_config, build_dataset
 
-        return build_dataset(split, n=limit, seed=seed)
+        return build_dataset(split, n=limit, seed=seed, config=arith_config(options))
+    if options:
+        raise ValueError(f"task {name!r} takes no options (got {sorted(options)}); options are for 'arith'")
     spec = TASKS[name]
     if split not in spec.splits:
         raise ValueError(f"task {name!r} has only the split(s) {', '.join(spec.splits)}; got split={split!r}")

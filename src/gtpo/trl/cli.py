@@ -223,7 +223,7 @@ def train(task: TaskArguments, training: GRPOConfig, model: ModelConfig) -> Path
         raise RecipeError(str(err)) from err
     dataset = load_task(
         task.task, task.task_split, source=task.task_source, subjects=task.task_subjects,
-        limit=task.task_limit, seed=task.task_seed,
+        limit=task.task_limit, seed=task.task_seed, options=task.task_options,
     )  # fmt: skip
     if training.reward_weights is not None and len(training.reward_weights) != len(task.rewards):
         raise RecipeError(

@@ -12,6 +12,7 @@ names the field, instead of being silently ignored.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -181,6 +182,11 @@ class TaskArguments:
     )
     task_limit: int | None = field(default=None, metadata={"help": "Use at most this many training problems."})
     task_seed: int = field(default=0, metadata={"help": "Seed of the task's sampling/shuffling."})
+    task_options: dict | str | None = field(
+        default=None,
+        metadata={"help": "Settings of a generated task, as a mapping (JSON on the command line): for arith the "
+                  "fields of gtpo.tasks.arith.ArithConfig, e.g. {max_steps: 1, max_operand: 5}."},
+    )
     rewards: list[str] = field(
         default_factory=lambda: list(REWARD_NAMES),
         metadata={
@@ -232,5 +238,12 @@ class TaskArguments:
             raise ValueError(f"reward_timeout={self.reward_timeout}: must be > 0 seconds (or null for no deadline).")
         if self.max_nonfinite_steps < 1:
             raise ValueError(f"max_nonfinite_steps={self.max_nonfinite_steps}: must be >= 1 (default {MAX_NONFINITE_STEPS}).")
+        if isinstance(self.task_options, str):
+            try:
+                self.task_options = json.loads(self.task_options)
+            except ValueError as err:
+                raise ValueError(f"task_options={self.task_options!r}: not a JSON mapping ({err})") from err
+        if self.task_options is not None and not isinstance(self.task_options, dict):
+            raise ValueError(f"task_options={self.task_options!r}: must be a mapping such as {{\"max_steps\": 1}}")
         if self.task_limit is not None and self.task_limit < 1:
             raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")
