@@ -20,8 +20,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import math
+import re
 import shutil
 import sys
 import time
@@ -123,6 +125,36 @@ class Phases:
         print(f"      done in {self.times[name]:.0f} s", file=sys.stderr, flush=True)
 
 
+class LineProgress(io.TextIOBase):
+    """A stderr for logs that are not a terminal: progress bars (tqdm redraws a line after each '\\r')
+    become one plain line every `interval` seconds plus the bar's final state; other text passes through."""
+
+    def __init__(self, stream, interval: float = 10.0):
+        self.stream, self.interval, self.line, self.last = stream, interval, "", -math.inf
+
+    def write(self, text: str) -> int:
+        for piece in re.split(r"(\r|\n)", text):
+            if piece == "\r":
+                now = time.monotonic()
+                if self.line.strip() and now - self.last >= self.interval:
+                    self.stream.write(self.line.strip() + "\n")
+                    self.last = now
+                self.line = ""
+            elif piece == "\n":
+                self.stream.write(self.line.rstrip() + "\n")
+                self.line = ""
+            else:
+                self.line += piece
+        self.stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
 @contextlib.contextmanager
 def _log_stdout(path: Path):
     """Send stdout (trainer log lines) to `path`; progress bars stay on stderr."""
@@ -201,6 +233,73 @@ def outcome(summary: dict, eval_dir: Path, config: DemoConfig) -> dict:
             diff, se, n = paired_difference(per[a], per[b])
             differences[f"{a}-{b}"] = {"mean": diff, "se": se, "problems": n}
     return {"models": models, "differences": differences, "settings": asdict(config)}
+
+
+def _first_last(run, key: str, share: float = 0.1) -> tuple[float, float]:
+    """Mean of the first and of the last `share` of a run's logged values of `key` (NaN when none)."""
+    _, values = run.series(key)
+    if not values:
+        return math.nan, math.nan
+    k = max(1, math.ceil(len(values) * share))
+    return sum(values[:k]) / k, sum(values[-k:]) / k
+
+
+def _mean(run, key: str) -> float:
+    _, values = run.series(key)
+    return sum(values) / len(values) if values else math.nan
+
+
+def comparison_section(runs: dict, result: dict, config: DemoConfig) -> str:
+    """'What GTPO did differently', in plain words with this run's numbers (`runs`: algo -> report.Run)."""
+    gtpo = runs["gtpo"]
+    pos, neg, filtered = _mean(gtpo, "conflict_frac_pos"), _mean(gtpo, "conflict_frac_neg"), _mean(gtpo, "filtered_frac")
+    completions = config.rl_steps * config.prompts_per_step * config.group_size
+    ent = {algo: _first_last(run, "entropy") for algo, run in runs.items()}
+    fmt = {algo: _first_last(run, "format_rate") for algo, run in runs.items()}
+    acc = {algo: _first_last(run, "accuracy") for algo, run in runs.items()}
+    models, diff = result["models"], result["differences"].get("gtpo-grpo", {})
+    lines = [
+        "## What GTPO did differently (this run's numbers)",
+        "",
+        "Both runs start from the same warm start with the same recipe, seed, prompts and budget; only the "
+        "objective differs. Training-time values are means of the first and last 10% of the logged steps.",
+        "",
+        f"- **Conflict tokens.** On average {pos:.0%} of the tokens of GTPO's positive completions (right "
+        f"answers) were conflict tokens, counted twice (weight 2, the default), and {neg:.0%} of the tokens of its "
+        "negative completions, which got weight 0: those tokens (the shared frame, such as `<reasoning>` at "
+        "the start and `</answer>` at the end) were not pushed down in wrong completions. GRPO pushes every "
+        "token of a completion by its advantage.",
+        f"- **Entropy filter.** It set aside {filtered:.1%} of GTPO's {completions} training completions "
+        "(completions whose mean token entropy exceeded ln 2 once the policy was confident).",
+        f"- **Entropy** (token-weighted, the same statistic for both): GTPO {ent['gtpo'][0]:.3f} -> "
+        f"{ent['gtpo'][1]:.3f}, GRPO {ent['grpo'][0]:.3f} -> {ent['grpo'][1]:.3f} nats/token.",
+        f"- **Formatting** of the training samples: GTPO {fmt['gtpo'][0]:.2f} -> {fmt['gtpo'][1]:.2f}, GRPO "
+        f"{fmt['grpo'][0]:.2f} -> {fmt['grpo'][1]:.2f}; held-out format rate GTPO {models['gtpo']['format_rate']:.3f}, "
+        f"GRPO {models['grpo']['format_rate']:.3f}, start {models['start']['format_rate']:.3f}.",
+        f"- **Accuracy** of the training samples: GTPO {acc['gtpo'][0]:.2f} -> {acc['gtpo'][1]:.2f}, GRPO "
+        f"{acc['grpo'][0]:.2f} -> {acc['grpo'][1]:.2f}; held-out: GTPO {models['gtpo']['accuracy']:.3f}, GRPO "
+        f"{models['grpo']['accuracy']:.3f}, start {models['start']['accuracy']:.3f}.",
+    ]
+    if diff:
+        mean, se = diff["mean"], diff["se"]
+        lines.append("")
+        if mean < -2 * se:
+            lines.append(
+                f"GTPO is behind GRPO on held-out accuracy ({mean:+.3f} +- {se:.3f}). What this run shows about why: "
+                f"GTPO's updates differ from GRPO's on the {neg:.0%} of wrong-completion tokens it leaves untouched "
+                f"and the {pos:.0%} of right-completion tokens it doubles; on completions this short that is a "
+                "large part of every update, not only the format tokens the rule is designed for (the paper's "
+                "completions are hundreds of tokens long). Its entropy ended "
+                f"{'lower' if ent['gtpo'][1] < ent['grpo'][1] else 'higher'} than GRPO's. One run cannot separate "
+                "these effects; docs/results.md has the multi-seed comparison and the ablations."
+            )
+        elif mean > 2 * se:
+            lines.append(f"GTPO is ahead of GRPO on held-out accuracy ({mean:+.3f} +- {se:.3f}), more than two "
+                         "standard errors, in this run (one seed; docs/demo.md shows other seeds).")  # fmt: skip
+        else:
+            lines.append(f"GTPO and GRPO are within two standard errors of each other on held-out accuracy "
+                         f"({mean:+.3f} +- {se:.3f}): not distinguishable at this budget.")  # fmt: skip
+    return "\n".join(lines)
 
 
 def write_outcome(path: Path, data: dict) -> None:
@@ -337,6 +436,8 @@ def _run_phases(config: DemoConfig) -> Path:
             "(accuracy and format rate there are over the sampled training completions)."
         )
         loaded = [report.load_run(runs[algo], algo) for algo in ALGOS]
+        result = outcome(summary, out / "eval", config)
+        section += "\n\n" + comparison_section(dict(zip(ALGOS, loaded, strict=True)), result, config)
         path = report.write_report(
             loaded,
             out / "report",
@@ -345,7 +446,6 @@ def _run_phases(config: DemoConfig) -> Path:
             extra_sections=section,
         )
     total = sum(phases.times.values())
-    result = outcome(summary, out / "eval", config)
     write_outcome(out / "demo.json", {**result, "seconds": {**phases.times, "total": total}})
     rows = {row["model"]: row for row in summary["results"]}
     print("\ngtpo demo: held-out accuracy / format rate", file=sys.stderr)
@@ -371,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     # Quiet the per-call bars of dataset maps and weight loading; the phase bars stay.
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
+    stderr = sys.stderr
+    if not stderr.isatty():  # a log file or a pipe: bars as a line every 10 s, not thousands of redraws
+        sys.stderr = LineProgress(stderr)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
@@ -379,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 1
     finally:
+        sys.stderr = stderr
         datasets.enable_progress_bars()
         hf_logging.enable_progress_bar()
     print(path)
