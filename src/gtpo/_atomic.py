@@ -46,6 +46,9 @@ def staged_folder(target: Path) -> Iterator[Path]:
     error `target` is left as it was. The staging folder never outlives the block."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; the published folder gets a normal mode
     try:
         yield staging
         publish(staging, target, aside_prefix=f".{target.name}-old-")

@@ -1,4 +1,4 @@
-"""The `gtpo` command: `gtpo train | eval | demo | report`.
+"""The `gtpo` command: `gtpo train | eval | demo | report | model`.
 
 Each subcommand lives in its own module with a `main(argv) -> int` and is imported only when used,
 so `gtpo --help` stays fast and `gtpo report` never imports torch's training stack.
@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("gtpo.eval.cli", "sample, grade and score checkpoints: accuracy, formatting, pass@k, maj@k"),
     "demo": ("gtpo.demo", "offline end-to-end run on CPU: tiny model, SFT warm start, GTPO vs GRPO, report"),
     "report": ("gtpo.report", "plots and a markdown summary from one or more run folders"),
+    "model": ("gtpo.models", "write an offline model (tiny, smollm2-135m-instruct) as a Hugging Face folder"),
 }
 
 
