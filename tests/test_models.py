@@ -12,15 +12,15 @@ from gtpo import models
 from gtpo.cli import main as gtpo_main
 
 
-def test_tiny_is_a_loadable_folder_and_asking_again_does_nothing(tmp_path):
+def test_tiny_random_is_a_loadable_folder_and_asking_again_does_nothing(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = tmp_path / "tiny"
-    assert gtpo_main(["model", "tiny", str(out)]) == 0
-    assert json.loads((out / models.INFO_FILE).read_text()) == {"name": "tiny", "source": "tiny-seed0"}
+    assert gtpo_main(["model", "tiny-random", str(out)]) == 0
+    assert json.loads((out / models.INFO_FILE).read_text()) == {"name": "tiny-random", "source": "tiny-seed0"}
     weights = next(out.glob("*.safetensors"))
     stamp = weights.stat().st_mtime_ns
-    assert models.materialize("tiny", out) == out and weights.stat().st_mtime_ns == stamp  # not rebuilt
+    assert models.materialize("tiny-random", out) == out and weights.stat().st_mtime_ns == stamp  # not rebuilt
     tok = AutoTokenizer.from_pretrained(out)
     assert tok.chat_template and AutoModelForCausalLM.from_pretrained(out).num_parameters() > 0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
@@ -29,12 +29,12 @@ def test_tiny_is_a_loadable_folder_and_asking_again_does_nothing(tmp_path):
 def test_a_folder_holding_something_else_is_refused(tmp_path, capsys):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
-    assert gtpo_main(["model", "tiny", str(tmp_path / "busy")]) == 2
+    assert gtpo_main(["model", "tiny-random", str(tmp_path / "busy")]) == 2
     assert "not empty" in capsys.readouterr().err
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / models.INFO_FILE).write_text(json.dumps({"name": "smollm2-135m-instruct"}))
     with pytest.raises(FileExistsError, match="holds the model 'smollm2-135m-instruct'"):
-        models.materialize("tiny", tmp_path / "other")
+        models.materialize("tiny-random", tmp_path / "other")
     with pytest.raises(ValueError, match="unknown model 'gpt'"):
         models.materialize("gpt", tmp_path / "x")
 
@@ -74,7 +74,16 @@ def test_the_published_folder_has_a_normal_mode(tmp_path):
     import os
     import stat
 
-    out = models.materialize("tiny", tmp_path / "tiny")
+    out = models.materialize("tiny-random", tmp_path / "tiny")
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask
+
+
+@pytest.mark.slow
+def test_tiny_is_the_warm_started_model(tmp_path):
+    from gtpo.trl.sft import INFO_FILE as WARM_START_INFO
+
+    out = models.materialize("tiny", tmp_path / "tiny")
+    assert (out / WARM_START_INFO).is_file() and (out / "model.safetensors").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny"]  # no base or staging folder left

