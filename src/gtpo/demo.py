@@ -235,28 +235,13 @@ def outcome(summary: dict, eval_dir: Path, config: DemoConfig) -> dict:
     return {"models": models, "differences": differences, "settings": asdict(config)}
 
 
-def _first_last(run, key: str, share: float = 0.1) -> tuple[float, float]:
-    """Mean of the first and of the last `share` of a run's logged values of `key` (NaN when none)."""
-    _, values = run.series(key)
-    if not values:
-        return math.nan, math.nan
-    k = max(1, math.ceil(len(values) * share))
-    return sum(values[:k]) / k, sum(values[-k:]) / k
-
-
-def _mean(run, key: str) -> float:
-    _, values = run.series(key)
-    return sum(values) / len(values) if values else math.nan
-
-
 def comparison_section(runs: dict, result: dict, config: DemoConfig) -> str:
     """'What GTPO did differently', in plain words with this run's numbers (`runs`: algo -> report.Run)."""
     gtpo = runs["gtpo"]
-    pos, neg, filtered = _mean(gtpo, "conflict_frac_pos"), _mean(gtpo, "conflict_frac_neg"), _mean(gtpo, "filtered_frac")
+    pos, neg, filtered = (gtpo.trend(key, 0.1)[2] for key in ("conflict_frac_pos", "conflict_frac_neg", "filtered_frac"))
     completions = config.rl_steps * config.prompts_per_step * config.group_size
-    ent = {algo: _first_last(run, "entropy") for algo, run in runs.items()}
-    fmt = {algo: _first_last(run, "format_rate") for algo, run in runs.items()}
-    acc = {algo: _first_last(run, "accuracy") for algo, run in runs.items()}
+    ent, fmt, acc = ({algo: run.trend(key, 0.1)[:2] for algo, run in runs.items()}
+                     for key in ("entropy", "format_rate", "accuracy"))  # fmt: skip
     models, diff = result["models"], result["differences"].get("gtpo-grpo", {})
     lines = [
         "## What GTPO did differently (this run's numbers)",

@@ -85,6 +85,16 @@ class Run:
                 values.append(float(value))
         return steps, values
 
+    def trend(self, key: str, tail: float) -> tuple[float, float, float]:
+        """(first, final, mean) of `key`: means of the first and last `tail` share of the logged values
+        (at least one each) and of all of them; NaN when the key was never logged."""
+        _, values = self.series(key)
+        if not values:
+            return math.nan, math.nan, math.nan
+        k = max(1, math.ceil(len(values) * tail))
+        final, mean = summarize(values, tail)
+        return sum(values[:k]) / k, final, mean
+
 
 def _read_jsonl(path: Path) -> list[dict]:
     rows = []
@@ -214,12 +224,8 @@ def findings(runs: list[Run], tail: float) -> list[str]:
     for key in ("accuracy", "format_rate", "entropy", "conflict_frac_pos"):
         parts = []
         for run in runs:
-            _, values = run.series(key)
-            if values:
-                first = sum(values[: max(1, math.ceil(len(values) * tail))]) / max(
-                    1, math.ceil(len(values) * tail)
-                )
-                final, _ = summarize(values, tail)
+            first, final, _ = run.trend(key, tail)
+            if math.isfinite(first):
                 parts.append(f"{run.label} {first:.3f} -> {final:.3f}")
         if parts:
             out.append(

@@ -257,14 +257,13 @@ class GTPOTrainer(GuardedGRPOTrainer):
     ) -> None:
         """Append this micro-batch's metrics to TRL's `_metrics`, reduced over all processes."""
         acc = self.accelerator
-        # TRL's own `entropy`: token-weighted mean over the micro-batch of every process
         valid = mask.bool()  # (B, T)
-        totals = torch.stack([torch.where(valid, entropy, 0.0).sum().float(), valid.sum().float()])
-        totals = acc.reduce(totals.to(acc.device), reduction="sum")
-        self._metrics[mode]["entropy"].append((totals[0] / totals[1].clamp(min=1.0)).item())
         counts = sorted({name for pair in SHARES.values() for name in pair})
-        summed = acc.reduce(torch.stack([metrics[name].float() for name in counts]).to(acc.device), reduction="sum")
-        for name, value in zip(counts, summed.tolist(), strict=True):
+        sums = [torch.where(valid, entropy, 0.0).sum(), valid.sum(), *(metrics[name] for name in counts)]
+        summed = acc.reduce(torch.stack([x.float() for x in sums]).to(acc.device), reduction="sum").tolist()
+        # TRL's own `entropy`: token-weighted mean over the micro-batch of every process (one reduction)
+        self._metrics[mode]["entropy"].append(summed[0] / max(summed[1], 1.0))
+        for name, value in zip(counts, summed[2:], strict=True):
             self._metrics[mode][COUNT_PREFIX + name].append(value)
         means = sorted(set(metrics) - set(counts) - set(SHARES) - {"token_entropy"})
         local = torch.stack([metrics[name].float() for name in means]).to(acc.device)  # (M,)
