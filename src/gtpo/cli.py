@@ -1,4 +1,4 @@
-"""The `gtpo` command: `gtpo train | eval | demo | report | model`.
+"""The `gtpo` command: `gtpo train | sft | eval | demo | report | model`.
 
 Each subcommand lives in its own module with a `main(argv) -> int` and is imported only when used,
 so `gtpo --help` stays fast and `gtpo report` never imports torch's training stack.
@@ -11,6 +11,7 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("gtpo.trl.cli", "train a causal LM with GTPO or the GRPO baselines from a YAML recipe"),
+    "sft": ("gtpo.trl.sft", "supervised fine-tuning on reference solutions (the warm start and the paper's SFT baseline)"),
     "eval": ("gtpo.eval.cli", "sample, grade and score checkpoints: accuracy, formatting, pass@k, maj@k"),
     "demo": ("gtpo.demo", "offline end-to-end run on CPU: tiny model, SFT warm start, GTPO vs GRPO, report"),
     "report": ("gtpo.report", "plots and a markdown summary from one or more run folders"),

@@ -1,4 +1,4 @@
-"""conflict_mask / conflict_weights: hand-worked groups, the spec's precise rules, a pure-Python loop
+"""conflict_mask / conflict_weights / conflict_counts: hand-worked groups, the spec's precise rules, a pure-Python loop
 reference over hundreds of random seeds, and input errors."""
 
 import random
@@ -6,7 +6,7 @@ import random
 import pytest
 import torch
 
-from gtpo.core import conflict_mask, conflict_weights
+from gtpo.core import conflict_counts, conflict_mask, conflict_weights
 
 PAD = 2  # the pad id equals the EOS id (2) in these hand examples
 
@@ -60,11 +60,46 @@ def test_scope_prefix_suffix_versus_all():
     assert torch.equal(w, torch.tensor([[1.0, 1, 1, 1, 1], [1, 1, 1, 1, 0]]))
 
 
-def test_union_not_product():
+def test_union_and_product():
     # single-token completions [2] / [2]: the token is inside both the forward and the backward run.
-    # union -> weight w = 2 (the reference code's product would give w*w = 4)
-    w = conflict_weights(_t([[2], [2]]), _t([[1], [1]]), torch.tensor([1.0, -1.0]), 2)
-    assert torch.equal(w, torch.tensor([[2.0], [0.0]]))
+    # union -> weight w = 2; the reference code's product -> w * w = 4; the negative row 0 either way
+    args = (_t([[2], [2]]), _t([[1], [1]]), torch.tensor([1.0, -1.0]), 2)
+    assert torch.equal(conflict_weights(*args), torch.tensor([[2.0], [0.0]]))
+    assert torch.equal(conflict_weights(*args, combine="product"), torch.tensor([[4.0], [0.0]]))
+    assert torch.equal(conflict_weights(*args, combine="product", positive_weight=3.0), torch.tensor([[9.0], [0.0]]))
+
+
+def test_product_hand_worked_group():
+    # G=4, pad id 9:
+    #   r0 A=+1   [3, 2, pad]   fwd: t0 (3 = r1's 3), t1 (2 = r1's 2); bwd: s0 (2 = 2), s1 (3 = 3)
+    #                           -> both tokens in both runs: product w*w = 4, union w = 2
+    #   r1 A=-1   [3, 2, pad]   the same tokens, negative -> 0 (either rule); padding 0
+    #   r2 A=0    [3, 5, 2]     neutral: 1 on every valid token, never makes conflicts
+    #   r3 A=+.5  [3, 7, 2]     fwd: t0 only (t1 7 matches no negative; t2 is r1's padding);
+    #                           bwd: s0 (2 = r1's last 2) only (s1: 7 vs r1's 3) -> one run each: w
+    ids = _t([[3, 2, 9], [3, 2, 9], [3, 5, 2], [3, 7, 2]])
+    mask = _t([[1, 1, 0], [1, 1, 0], [1, 1, 1], [1, 1, 1]])
+    adv = torch.tensor([1.0, -1.0, 0.0, 0.5])
+    union = conflict_weights(ids, mask, adv, 4)
+    product = conflict_weights(ids, mask, adv, 4, combine="product")
+    assert torch.equal(union, torch.tensor([[2.0, 2, 0], [0, 0, 0], [1, 1, 1], [2, 1, 2]]))
+    assert torch.equal(product, torch.tensor([[4.0, 4, 0], [0, 0, 0], [1, 1, 1], [2, 1, 2]]))
+    # counts: true = conflict tokens per row: 2, 2, 0, 2.
+    # reference_code = |forward flags OR backward flags in backward coordinates|: r0 {0,1} | {0,1} = 2,
+    # r1 the same, r3 {t0} | {s0} -> index 0 twice -> 1 (its two conflict tokens count once)
+    assert conflict_counts(ids, mask, adv, 4).tolist() == [2.0, 2.0, 0.0, 2.0]
+    assert conflict_counts(ids, mask, adv, 4, count="reference_code").tolist() == [2.0, 2.0, 0.0, 1.0]
+
+
+def test_reference_count_of_the_issue_example():
+    # positive [1], negative [0, 1, 0, 1] (pad 5): the negative row's conflict is its last token
+    # (backward s = 0); the reference code marks index 0 instead, the count is 1 either way
+    ids = _t([[1, 5, 5, 5], [0, 1, 0, 1]])
+    mask = _t([[1, 0, 0, 0], [1, 1, 1, 1]])
+    adv = torch.tensor([1.0, -1.0])
+    assert conflict_mask(ids, mask, adv, 2).tolist() == [[True, False, False, False], [False, False, False, True]]
+    for count in ("true", "reference_code"):
+        assert conflict_counts(ids, mask, adv, 2, count=count).tolist() == [1.0, 1.0]
 
 
 def test_padding_never_matches_even_when_pad_is_eos():
@@ -125,11 +160,13 @@ def test_empty_batch_and_bool_mask():
 # ---------------------------------------------------------------- loop reference, random seeds
 
 
-def loop_conflicts(ids, mask, adv, group_size, scope):
-    """Slow pure-Python reference, written from the spec's text."""
+def loop_runs(ids, mask, adv, group_size, scope):
+    """Slow pure-Python reference, written from the spec's text: per row, the forward and the backward
+    conflict flags in forward coordinates (after the scope's runs)."""
     n = len(ids)
     lengths = [sum(row) for row in mask]  # masks are left-aligned
-    out = [[False] * len(ids[0]) for _ in range(n)]
+    fwd_out = [[False] * len(ids[0]) for _ in range(n)]
+    bwd_out = [[False] * len(ids[0]) for _ in range(n)]
     for g0 in range(0, n, group_size):
         rows = range(g0, g0 + group_size)
         for i in rows:
@@ -147,20 +184,50 @@ def loop_conflicts(ids, mask, adv, group_size, scope):
                 bn = any(adv[j] < 0 and s < lengths[j] and ids[j][lengths[j] - 1 - s] == tok for j in rows)
                 bwd[t] = bp and bn
             if scope == "prefix_suffix":
-                run = [False] * li
+                lead, trail = [False] * li, [False] * li
                 for t in range(li):  # leading forward run
                     if not fwd[t]:
                         break
-                    run[t] = True
+                    lead[t] = True
                 for t in reversed(range(li)):  # trailing backward run
                     if not bwd[t]:
                         break
-                    run[t] = True
-                conf = run
-            else:
-                conf = [f or b for f, b in zip(fwd, bwd, strict=True)]
-            out[i][:li] = conf
+                    trail[t] = True
+                fwd, bwd = lead, trail
+            fwd_out[i][:li], bwd_out[i][:li] = fwd, bwd
+    return fwd_out, bwd_out
+
+
+def loop_conflicts(ids, mask, adv, group_size, scope):
+    fwd, bwd = loop_runs(ids, mask, adv, group_size, scope)
+    return [[f or b for f, b in zip(rf, rb, strict=True)] for rf, rb in zip(fwd, bwd, strict=True)]
+
+
+def loop_product_weights(ids, mask, adv, group_size, scope, w):
+    """The reference code's rule, token by token: forward weight x backward weight."""
+    fwd, bwd = loop_runs(ids, mask, adv, group_size, scope)
+    out = []
+    for i, (rf, rb) in enumerate(zip(fwd, bwd, strict=True)):
+        row = []
+        for k, (f, b) in enumerate(zip(rf, rb, strict=True)):
+            if not mask[i][k]:
+                row.append(0.0)
+                continue
+            one = lambda flag: (w if adv[i] > 0 else 0.0) if flag else 1.0  # noqa: E731
+            row.append(one(f) * one(b))
+        out.append(row)
     return out
+
+
+def loop_reference_counts(ids, mask, adv, group_size, scope):
+    """The authors' count: index k is counted when forward position k or BACKWARD position s = k is a conflict."""
+    fwd, bwd = loop_runs(ids, mask, adv, group_size, scope)
+    counts = []
+    for i in range(len(ids)):
+        li = sum(mask[i])
+        back_s = [bwd[i][li - 1 - s] for s in range(li)]  # backward flags indexed by s, never mapped back
+        counts.append(float(sum(fwd[i][k] or back_s[k] for k in range(li))))
+    return counts
 
 
 def random_case(rng: random.Random):
@@ -178,6 +245,7 @@ def random_case(rng: random.Random):
 
 @pytest.mark.parametrize("scope", ["prefix_suffix", "all"])
 def test_matches_loop_reference_over_random_seeds(scope):
+    differs = 0  # cases where the reference code's count is not the number of conflict tokens
     for seed in range(400):
         ids, mask, adv, g = random_case(random.Random(seed))
         got = conflict_mask(torch.tensor(ids), torch.tensor(mask), torch.tensor(adv), g, scope=scope)
@@ -188,6 +256,15 @@ def test_matches_loop_reference_over_random_seeds(scope):
             for k, conflict in enumerate(row):
                 expected = 0.0 if not mask[i][k] else (1.0 if not conflict else (2.0 if adv[i] > 0 else 0.0))
                 assert weights[i, k].item() == expected, f"seed {seed} row {i} pos {k}"
+        args = (torch.tensor(ids), torch.tensor(mask), torch.tensor(adv), g)
+        w = rng_weight = random.Random(seed).choice([0.0, 0.5, 2.0, 3.0])
+        product = conflict_weights(*args, scope=scope, combine="product", positive_weight=rng_weight)
+        assert product.tolist() == loop_product_weights(ids, mask, adv, g, scope, w), f"seed {seed}"
+        assert conflict_counts(*args, scope=scope).tolist() == [float(sum(row)) for row in want]
+        reference = conflict_counts(*args, scope=scope, count="reference_code").tolist()
+        assert reference == loop_reference_counts(ids, mask, adv, g, scope), f"seed {seed}"
+        differs += reference != [float(sum(row)) for row in want]
+    assert differs > 0  # the random cases do exercise the difference
 
 
 # ---------------------------------------------------------------- input errors
@@ -210,6 +287,14 @@ def test_matches_loop_reference_over_random_seeds(scope):
 def test_bad_input(ids, mask, adv, g, kwargs, match):
     with pytest.raises(ValueError, match=match):
         conflict_weights(ids, mask, adv, g, **kwargs)
+
+
+def test_bad_combine_and_count():
+    args = (_t([[1], [1]]), _t([[1], [1]]), torch.tensor([1.0, -1.0]), 2)
+    with pytest.raises(ValueError, match="combine must be one of"):
+        conflict_weights(*args, combine="max")
+    with pytest.raises(ValueError, match="count must be one of"):
+        conflict_counts(*args, count="paper")
 
 
 def test_bad_positive_weight():

@@ -74,6 +74,17 @@ def test_normalize_by_conflicts_quirk():
     torch.testing.assert_close(metrics["conflict_frac_pos"], torch.tensor(0.5))
     with pytest.raises(ValueError, match="needs conflict_mask"):
         gtpo_loss(LOGPS, ADV, MASK, WEIGHTS, ENTROPY, initial_entropy=0.5, normalize_by_conflicts=True)
+    # explicit counts (e.g. the reference code's) replace the mask's row sums as the divisor:
+    # counts [1, 5, 4, 3]: r0 1.28 / 1 = 1.28; r1 0 (filtered); r2 0.47 / 4 = 0.1175; r3 -0.373333 / 3 = -0.124444
+    # J = (1.28 + 0.1175 - 0.124444) / 4 = 0.318264
+    loss, _ = gtpo_loss(
+        LOGPS, ADV, MASK, WEIGHTS, ENTROPY, initial_entropy=0.5, conflict_mask=conflicts, normalize_by_conflicts=True,
+        conflict_counts=torch.tensor([1.0, 5.0, 4.0, 3.0]),
+    )
+    torch.testing.assert_close(loss, torch.tensor(-0.318264), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="conflict_counts has shape"):
+        gtpo_loss(LOGPS, ADV, MASK, WEIGHTS, ENTROPY, initial_entropy=0.5, conflict_mask=conflicts,
+                  normalize_by_conflicts=True, conflict_counts=torch.ones(3))  # fmt: skip
 
 
 def test_conflict_shares_are_nan_without_rows_of_that_sign():

@@ -46,7 +46,7 @@ def test_load_shared_data(shared_data, name, split, rows, answer, ident):
     assert len(ds) == rows
     expected_columns = {"prompt", "answer", "id"} | (
         {"subject", "level"} if name.startswith("math") else set()
-    )
+    ) | ({"solution"} if name in ("gsm8k", "math") else set())
     assert set(ds.column_names) == expected_columns
     first = ds[0]
     assert first["answer"] == answer and first["id"] == ident

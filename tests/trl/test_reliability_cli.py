@@ -9,7 +9,7 @@ import pytest
 
 from gtpo.trl import TaskArguments
 from gtpo.trl.checkpointing import OutputDirError, check_output_dir, staging_root
-from gtpo.trl.cli import _resume_checkpoint, main, parse_args
+from gtpo.trl.cli import resume_checkpoint, main, parse_args
 from gtpo.trl.rewards import reward_funcs
 
 BASE = """
@@ -90,11 +90,11 @@ def test_bare_resume_flag_and_resume_path_checks(recipe, tmp_path, capsys, nothi
     assert "no complete checkpoint-* folder" in capsys.readouterr().err
     # the lenient form starts at step 0 when there is no complete checkpoint, and finds the last complete one
     task, training, *_ = parse_args([recipe, "--resume"])
-    assert _resume_checkpoint(task, training, tmp_path / "out") is None
+    assert resume_checkpoint(task, training, tmp_path / "out") is None
     assert "no complete checkpoint in" in capsys.readouterr().err
     (tmp_path / "out" / "checkpoint-2").mkdir()
     (tmp_path / "out" / "checkpoint-2" / "trainer_state.json").write_text("{}")
-    assert _resume_checkpoint(task, training, tmp_path / "out") == str(tmp_path / "out" / "checkpoint-2")
+    assert resume_checkpoint(task, training, tmp_path / "out") == str(tmp_path / "out" / "checkpoint-2")
 
 
 def test_reward_and_guard_fields_are_checked():

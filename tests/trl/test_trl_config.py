@@ -29,10 +29,41 @@ def test_defaults_follow_the_paper(tmp_path):
 def test_every_gtpo_field_is_documented_once():
     own = {f.name for f in dataclasses.fields(GTPOConfig)} - {f.name for f in dataclasses.fields(GRPOConfig)}
     assert own == {"conflict_scope", "positive_weight", "entropy_threshold", "entropy_gamma", "entropy_filter",
-                   "normalize_by_conflicts"}  # fmt: skip
+                   "normalize_by_conflicts", "conflict_combine", "conflict_count", "gtpo_variant"}  # fmt: skip
     for f in dataclasses.fields(GTPOConfig):
         if f.name in own:
             assert len(f.metadata["help"]) > 40, f.name
+
+
+def test_paper_variant_is_the_default(tmp_path):
+    config = make(tmp_path)
+    assert (config.gtpo_variant, config.conflict_combine, config.conflict_count) == ("paper", "union", "true")
+    assert config.variant_overrides == {}
+
+
+def test_reference_code_variant_sets_every_differing_field(tmp_path):
+    config = make(tmp_path, gtpo_variant="reference_code")
+    assert config.scale_rewards == "none"  # A = R - mean
+    assert (config.entropy_filter, config.entropy_threshold) == ("always", 0.7)
+    assert (config.conflict_combine, config.normalize_by_conflicts, config.conflict_count) == (
+        "product", True, "reference_code"
+    )
+    assert config.variant_overrides == {}
+    # the fields the variant does not touch keep their defaults
+    assert (config.conflict_scope, config.positive_weight, config.entropy_gamma) == ("prefix_suffix", 2.0, 0.1)
+
+
+def test_explicit_fields_win_over_the_variant_and_are_recorded(tmp_path):
+    config = make(tmp_path, gtpo_variant="reference_code", conflict_count="true", scale_rewards=True,
+                  entropy_threshold=0.7)  # fmt: skip
+    assert (config.conflict_count, config.scale_rewards) == ("true", "group")
+    assert config.conflict_combine == "product"  # still from the variant
+    # entropy_threshold=0.7 equals the variant's value: not an override
+    assert config.variant_overrides == {"conflict_count": "true", "scale_rewards": "group"}
+    paper = make(tmp_path, normalize_by_conflicts=True)
+    assert paper.normalize_by_conflicts and paper.variant_overrides == {"normalize_by_conflicts": True}
+    with pytest.raises(ValueError, match="gtpo_variant='authors'.*paper, reference_code"):
+        make(tmp_path, gtpo_variant="authors")
 
 
 def test_scale_rewards_booleans_map_to_group_and_none(tmp_path):
@@ -47,6 +78,8 @@ def test_scale_rewards_booleans_map_to_group_and_none(tmp_path):
         (dict(scale_rewards="batch"), "scale_rewards", "'group'"),
         (dict(conflict_scope="everywhere"), "conflict_scope", "prefix_suffix, all"),
         (dict(entropy_filter="sometimes"), "entropy_filter", "negative_only"),
+        (dict(conflict_combine="max"), "conflict_combine", "union, product"),
+        (dict(conflict_count="approx"), "conflict_count", "true, reference_code"),
         (dict(positive_weight=-1.0), "positive_weight", ">= 0"),
         (dict(entropy_threshold=0.0), "entropy_threshold", "ln 2"),
         (dict(entropy_gamma=-0.1), "entropy_gamma", ">= 0"),

@@ -15,12 +15,20 @@ Scope:
 - "all" (the paper's wording): every raw conflict, forward or backward;
 - "none": no conflict tokens (every valid token weighs 1): GTPO's entropy parts alone, an ablation
   of the conflict mechanism (not in the paper).
-The conflict set is forward UNION backward. Weights: `positive_weight` on conflict tokens of positive
-rows, 0 on conflict tokens of negative rows, 1 on every other valid token, 0 on padding.
+The conflict set is forward UNION backward. Weights (`combine="union"`, the default): `positive_weight`
+on conflict tokens of positive rows, 0 on conflict tokens of negative rows, 1 on every other valid
+token, 0 on padding. `combine="product"` is the reference code's rule: the forward weights times the
+backward weights, so a positive token inside both runs weighs positive_weight**2.
+
+Conflict counts (`conflict_counts`, the divisor of the reference code's normalisation): "true" is the
+number of conflict tokens of each row; "reference_code" is what the authors' code counts: the forward
+flags OR the backward flags while the backward ones are still in reversed coordinates (s = 0 is the
+last token), never mapped back, so a forward conflict at position t and a backward one at s = t count
+once, and the count can differ from the number of conflict tokens.
 
 Departures from the paper / reference code (spec "Precise rules"):
-- Union of the forward and backward conflicts; the reference code multiplies the two weights, which
-  gives positive_weight**2 to a positive token inside both runs.
+- Union of the forward and backward conflicts by default (a token is protected or not); the
+  reference code's product is `combine="product"`.
 - Only valid tokens (mask = 1, EOS included) match: padding never matches, even when the pad id
   equals the EOS id. Rows with A_i = 0 keep weight 1 and never make other tokens conflicts.
 - The reference code counts (position * vocab + token) with torch.bincount: memory O(V * T) per group.
@@ -43,6 +51,8 @@ from ._checks import (
 )
 
 SCOPES = ("prefix_suffix", "all", "none")
+COMBINES = ("union", "product")  # conflict_weights(combine=...)
+COUNTS = ("true", "reference_code")  # conflict_counts(count=...)
 
 
 def _raw_conflicts(
@@ -84,6 +94,43 @@ def _check_inputs(
     return check_mask("completion_mask", mask, prefix=True), adv, g
 
 
+def _conflicts(
+    completion_ids: torch.Tensor,  # (N, T)
+    completion_mask: torch.Tensor,  # (N, T)
+    advantages: torch.Tensor,  # (N,)
+    group_size: int,
+    scope: str,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(forward conflicts, backward conflicts in forward coordinates, backward conflicts in backward
+    coordinates (s = length - 1 - t), valid), each (N, T) bool."""
+    valid, adv, g = _check_inputs(completion_ids, completion_mask, advantages, group_size, scope)
+    n, t = completion_ids.shape
+    if n == 0 or t == 0 or scope == "none":
+        none = torch.zeros(n, t, dtype=torch.bool, device=completion_ids.device)
+        return none, none, none, valid
+    b = n // g
+    pos = (adv > 0).view(b, g)  # (B, G)
+    neg = (adv < 0).view(b, g)  # (B, G)
+
+    # forward alignment: position t as is
+    fwd = _raw_conflicts(completion_ids.view(b, g, t), valid.view(b, g, t), pos, neg).view(n, t)  # (N, T)
+
+    # backward alignment: s = 0 is each row's last valid token; index = length - 1 - s
+    lengths = valid.sum(dim=1, keepdim=True)  # (N, 1)
+    steps = torch.arange(t, device=completion_ids.device).unsqueeze(0)  # (1, T)
+    back_idx = (lengths - 1 - steps).clamp(min=0)  # (N, T); doubles as the inverse map t -> s
+    back_valid = steps < lengths  # (N, T), the first `length` backward positions are valid
+    back_ids = completion_ids.gather(1, back_idx)  # (N, T)
+    bwd_s = _raw_conflicts(back_ids.view(b, g, t), back_valid.view(b, g, t), pos, neg).view(n, t)  # (N, T) in s
+
+    if scope == "prefix_suffix":
+        fwd = _leading_run(fwd)  # run from the first token
+        bwd_s = _leading_run(bwd_s)  # run from the last valid token, in backward coordinates
+    bwd_s = bwd_s & back_valid
+    bwd = bwd_s.gather(1, back_idx) & valid  # (N, T) back in forward coordinates: s = length - 1 - t
+    return fwd & valid, bwd, bwd_s, valid
+
+
 def conflict_mask(
     completion_ids: torch.Tensor,  # (N, T)
     completion_mask: torch.Tensor,  # (N, T)
@@ -105,30 +152,31 @@ def conflict_mask(
     Returns:
         (N, T) bool, True at conflict tokens; always False on padding and on rows with A_i = 0.
     """
-    valid, adv, g = _check_inputs(completion_ids, completion_mask, advantages, group_size, scope)
-    n, t = completion_ids.shape
-    if n == 0 or t == 0 or scope == "none":
-        return torch.zeros(n, t, dtype=torch.bool, device=completion_ids.device)
-    b = n // g
-    pos = (adv > 0).view(b, g)  # (B, G)
-    neg = (adv < 0).view(b, g)  # (B, G)
+    fwd, bwd, _, _ = _conflicts(completion_ids, completion_mask, advantages, group_size, scope)
+    return fwd | bwd  # (N, T)
 
-    # forward alignment: position t as is
-    fwd = _raw_conflicts(completion_ids.view(b, g, t), valid.view(b, g, t), pos, neg).view(n, t)  # (N, T)
 
-    # backward alignment: s = 0 is each row's last valid token; index = length - 1 - s
-    lengths = valid.sum(dim=1, keepdim=True)  # (N, 1)
-    steps = torch.arange(t, device=completion_ids.device).unsqueeze(0)  # (1, T)
-    back_idx = (lengths - 1 - steps).clamp(min=0)  # (N, T); doubles as the inverse map t -> s
-    back_valid = steps < lengths  # (N, T), the first `length` backward positions are valid
-    back_ids = completion_ids.gather(1, back_idx)  # (N, T)
-    bwd = _raw_conflicts(back_ids.view(b, g, t), back_valid.view(b, g, t), pos, neg).view(n, t)  # (N, T) in s
+def conflict_counts(
+    completion_ids: torch.Tensor,  # (N, T)
+    completion_mask: torch.Tensor,  # (N, T)
+    advantages: torch.Tensor,  # (N,)
+    group_size: int,
+    *,
+    scope: str = "prefix_suffix",
+    count: str = "true",
+) -> torch.Tensor:  # (N,) float32
+    """Conflict tokens per row, the divisor of `gtpo_loss(normalize_by_conflicts=True)` (before its clamp to 1).
 
-    if scope == "prefix_suffix":
-        fwd = _leading_run(fwd)  # run from the first token
-        bwd = _leading_run(bwd)  # run from the last valid token, in backward coordinates
-    bwd = bwd.gather(1, back_idx) & valid  # (N, T) back in forward coordinates: s = length - 1 - t
-    return (fwd | bwd) & valid  # (N, T)
+    Same arguments as `conflict_mask`, plus `count`: "true" (the number of conflict tokens, the row
+    sums of `conflict_mask`) or "reference_code" (the authors' count: forward flags OR backward flags
+    in backward coordinates, see the module docstring). Example: positive row [1], negative row
+    [0, 1, 0, 1]: the negative row's only conflict is its last token (backward s = 0); both counts are
+    1. Forward conflict at t = 0 and backward at s = 0 of a 4-token row: true 2, reference_code 1.
+    """
+    check_choice("count", count, COUNTS)
+    fwd, bwd, bwd_s, _ = _conflicts(completion_ids, completion_mask, advantages, group_size, scope)
+    flags = (fwd | bwd) if count == "true" else (fwd | bwd_s)  # (N, T)
+    return flags.sum(dim=1).float()  # (N,)
 
 
 def conflict_weights(
@@ -139,22 +187,30 @@ def conflict_weights(
     *,
     scope: str = "prefix_suffix",
     positive_weight: float = 2.0,
+    combine: str = "union",
 ) -> torch.Tensor:  # (N, T) float32
     """GTPO token weights lambda_{i,t} (spec section 2).
 
-    Same arguments as `conflict_mask`, plus `positive_weight` (w >= 0, default 2.0).
+    Same arguments as `conflict_mask`, plus `positive_weight` (w >= 0, default 2.0) and `combine`:
+    "union" (default: a conflict in either alignment is one conflict) or "product" (the reference
+    code: forward weight x backward weight, w**2 on a positive token inside both runs).
 
     Returns:
-        (N, T) float32 (float64 if `advantages` is float64): w on conflict tokens of positive rows,
-        0 on conflict tokens of negative rows, 1 on other valid tokens (all valid tokens of rows
-        with A_i = 0), 0 on padding.
+        (N, T) float32 (float64 if `advantages` is float64): on positive rows w on conflict tokens
+        (w**2 on tokens in both runs with "product"), on negative rows 0 on conflict tokens, 1 on other
+        valid tokens (all valid tokens of rows with A_i = 0), 0 on padding.
     """
     w = check_number("positive_weight", positive_weight, minimum=0.0)
-    conflicts = conflict_mask(completion_ids, completion_mask, advantages, group_size, scope=scope)  # (N, T)
-    valid = check_mask("completion_mask", completion_mask, prefix=False)  # (N, T)
+    check_choice("combine", combine, COMBINES)
+    fwd, bwd, _, valid = _conflicts(completion_ids, completion_mask, advantages, group_size, scope)  # (N, T)
     dtype = torch.float64 if advantages.dtype == torch.float64 else torch.float32
     weights = valid.to(dtype)  # (N, T): 1 on valid tokens, 0 on padding
     sign = advantages.unsqueeze(1)  # (N, 1)
-    weights = torch.where(conflicts & (sign > 0), torch.full_like(weights, w), weights)
-    weights = torch.where(conflicts & (sign < 0), torch.zeros_like(weights), weights)
+    if combine == "union":
+        runs = (fwd | bwd).to(dtype)  # (N, T): 1 on a conflict token
+    else:
+        runs = fwd.to(dtype) + bwd.to(dtype)  # (N, T): in how many of the two runs (0, 1, 2)
+    positive = torch.full_like(weights, w).pow(runs)  # (N, T): w ** runs, 1 off the runs
+    weights = torch.where((runs > 0) & (sign > 0), positive, weights)
+    weights = torch.where((runs > 0) & (sign < 0), torch.zeros_like(weights), weights)
     return weights  # (N, T)

@@ -20,7 +20,8 @@ Departures from the paper:
 - The PPO clip for off-policy updates is an extension (the paper runs one update per batch, r = 1).
 - A completion without valid tokens contributes 0 (|o_i| is clamped to 1), never NaN.
 - normalize_by_conflicts=True reproduces a reference-code quirk, off by default: each completion's
-  term is further divided by its number of conflict tokens (clamped to >= 1). It needs conflict_mask.
+  term is further divided by its number of conflict tokens (clamped to >= 1). It needs conflict_mask;
+  `conflict_counts` gives another count per completion (the reference code's, `gtpo.core.conflict_counts`).
 - Padding values of logps / old_logps / ref_logps / entropy are never read (masked before use), so
   garbage there cannot produce NaN values or gradients.
 """
@@ -123,6 +124,7 @@ def gtpo_loss(
     clip_eps: float = 0.2,
     conflict_mask: torch.Tensor | None = None,  # (N, T) bool
     normalize_by_conflicts: bool = False,
+    conflict_counts: torch.Tensor | None = None,  # (N,)
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """GTPO loss, -J_GTPO (spec section 6; the algorithm is in the module docstring).
 
@@ -140,6 +142,8 @@ def gtpo_loss(
         conflict_mask: (N, T) bool from `conflict_mask`; if None, the conflict metrics use
             weights != 1 on valid tokens (exact unless positive_weight == 1).
         normalize_by_conflicts: reference-code quirk (needs conflict_mask), off by default.
+        conflict_counts: (N,) the divisor of normalize_by_conflicts per completion (from
+            `conflict_counts`, e.g. the reference code's count); None: the row sums of conflict_mask.
 
     Returns:
         (loss 0-d with gradient, metrics) where metrics holds detached float32 0-d tensors:
@@ -175,7 +179,14 @@ def gtpo_loss(
     )  # (N,)
     shaped = adv - gamma * h.to(adv.dtype)  # (N,) Ahat_i
     lengths = valid.sum(dim=1).clamp(min=1)  # (N,) |o_i|
-    divisor = lengths * conflicts.sum(dim=1).clamp(min=1) if normalize_by_conflicts else lengths  # (N,)
+    divisor = lengths  # (N,)
+    if normalize_by_conflicts:
+        if conflict_counts is None:
+            counts = conflicts.sum(dim=1)  # (N,)
+        else:
+            counts = check_tensor("conflict_counts", conflict_counts, 1)
+            check_shape("conflict_counts", counts, (shape[0],), "logps rows")
+        divisor = lengths * counts.detach().float().clamp(min=1)  # (N,)
     loss, _, clipped = _policy_objective(
         logps, old_logps, delta * shaped, weights.detach(), valid, clip_eps, divisor
     )

@@ -1,7 +1,8 @@
 r"""Reference final answers from each benchmark's native fields (issue 3, item 2).
 
 - GSM8K: the text after the last ``####`` of the worked solution, thousands separators removed
-  ("#### 1,000" -> "1000").
+  ("#### 1,000" -> "1000"); `gsm8k_reasoning` gives the steps before it without the calculator notes
+  (the SFT target's reasoning).
 - MATH: the last ``\boxed{...}`` (or ``\fbox{...}``) of the solution, nested braces matched
   (``\boxed{\frac{1}{2}}`` -> ``\frac{1}{2}``; a ``[^}]*`` regex would stop at the first ``}``).
 - MATH-500: its own ``answer`` field (the boxed expression, already extracted by PRM800K).
@@ -19,6 +20,7 @@ import re
 from gtpo.rewards.extract import last_boxed
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_CALCULATOR = re.compile(r"<<[^<>]*>>")  # GSM8K's calculator notes, e.g. "<<48/2=24>>"
 
 
 def gsm8k_reference(solution: str) -> str:
@@ -29,6 +31,17 @@ def gsm8k_reference(solution: str) -> str:
     if not answer:
         raise ValueError("is empty after '####'")
     return answer
+
+
+def gsm8k_reasoning(solution: str) -> str:
+    """The worked steps of a GSM8K solution: the text before the last ``####``, calculator notes
+    ``<<48/2=24>>`` removed ("48/2 = <<48/2=24>>24 clips" -> "48/2 = 24 clips")."""
+    if "####" not in solution:
+        raise ValueError("has no '#### <final answer>' line")
+    steps = _CALCULATOR.sub("", solution.rsplit("####", 1)[0]).strip()
+    if not steps:
+        raise ValueError("has no worked steps before '####'")
+    return steps
 
 
 def boxed_reference(solution: str) -> str:

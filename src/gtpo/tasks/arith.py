@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from datasets import Dataset
 
-from gtpo.tasks.prompts import build_prompt
+from gtpo.tasks.prompts import build_prompt, format_completion
 
 SPLITS = ("train", "test")
 
@@ -98,8 +98,7 @@ class Problem:
     @property
     def solution(self) -> str:
         """The canonical completion: equations in <reasoning>, the answer in <answer>."""
-        steps = "\n".join(self.equations)
-        return f"<reasoning>\n{steps}\n</reasoning>\n<answer>\n{self.answer}\n</answer>"
+        return format_completion("\n".join(self.equations), str(self.answer))
 
 
 def signature_split(signature: str, test_percent: int) -> str:

@@ -3,7 +3,10 @@
 Every task yields the columns ``prompt`` (chat messages: the paper's system prompt, then the problem,
 `gtpo.tasks.prompts.build_prompt`), ``answer`` (reference final answer as text, see
 `gtpo.tasks.answers`) and ``id`` (str); MATH and MATH-500 add ``subject`` (one of `MATH_SUBJECTS`)
-and ``level`` (int 1-5, None for the two "Level ?" rows of MATH train).
+and ``level`` (int 1-5, None for the two "Level ?" rows of MATH train). The training tasks (GSM8K,
+MATH, arith) add ``solution``: the reference worked solution as a completion in the paper's format
+(`format_completion`: GSM8K's steps without the ``<<...>>`` calculator notes, MATH's solution text,
+each followed by the reference answer in ``<answer>``), the target of `gtpo sft`.
 
 Where the data comes from (`source`):
 - a local JSONL file in the benchmark's native fields (used as the requested split as it is);
@@ -41,8 +44,14 @@ from typing import Any
 
 from datasets import Dataset
 
-from gtpo.tasks.answers import boxed_reference, float_reference, gsm8k_reference, integer_reference
-from gtpo.tasks.prompts import build_prompt
+from gtpo.tasks.answers import (
+    boxed_reference,
+    float_reference,
+    gsm8k_reasoning,
+    gsm8k_reference,
+    integer_reference,
+)
+from gtpo.tasks.prompts import build_prompt, format_completion
 
 MATH_SUBJECTS = (
     "Algebra",
@@ -177,14 +186,24 @@ def _problem(row: dict[str, Any], *names: str) -> list[dict[str, str]]:
     return build_prompt(problem)
 
 
+def _gsm8k_solution(worked: object, answer: str) -> str | None:
+    """The SFT target of a GSM8K row; None when the row has no worked steps (it still serves RL and eval)."""
+    try:
+        return format_completion(gsm8k_reasoning(str(worked)), answer)
+    except ValueError:
+        return None
+
+
 def _convert(name: str, split: str, index: int, row: dict[str, Any]) -> dict[str, Any]:
     """One native row -> {prompt, answer, id[, subject, level]}; raises _RowError."""
     if name == "gsm8k":
         prompt = _problem(row, "question")
+        answer = _answer("answer", gsm8k_reference, _field(row, "answer"))
         return {
             "prompt": prompt,
-            "answer": _answer("answer", gsm8k_reference, _field(row, "answer")),
+            "answer": answer,
             "id": str(row.get("id", f"{split}-{index}")),
+            "solution": _gsm8k_solution(row["answer"], answer),
         }
     if name in ("math", "math500"):
         prompt = _problem(row, "problem")
@@ -198,13 +217,16 @@ def _convert(name: str, split: str, index: int, row: dict[str, Any]) -> dict[str
         except ValueError as exc:
             raise _RowError("type", str(exc)) from None
         folder = subject.lower().replace(" & ", "_and_").replace(" ", "_")
-        return {
+        example = {
             "prompt": prompt,
             "answer": answer,
             "id": str(row.get("unique_id") or f"{split}/{folder}/{index}"),
             "subject": subject,
             "level": _level(row.get("level")),
         }
+        if name == "math":
+            example["solution"] = format_completion(str(row["solution"]), answer)
+        return example
     prompt = _problem(row, "problem", "question", "Problem")
     raw = _field(row, "answer", "Answer")
     convert = float_reference if name == "amc23" else integer_reference
@@ -306,7 +328,8 @@ def load_task(
     seed: int = 0,
     options: dict | None = None,
 ) -> Dataset:
-    """The task `name` as a Dataset with columns prompt, answer, id (+ subject, level for MATH sets).
+    """The task `name` as a Dataset with columns prompt, answer, id (+ subject, level for MATH sets;
+    + solution for gsm8k, math and arith).
 
     `options`: settings of a generated task (for `arith`, fields of `gtpo.tasks.arith.ArithConfig`,
     e.g. {"max_steps": 1}); the downloaded benchmarks take none."""

@@ -14,3 +14,9 @@ def build_prompt(problem: str, system_prompt: str = SYSTEM_PROMPT) -> list[dict[
     if not isinstance(problem, str) or not problem.strip():
         raise ValueError("problem must be a non-empty string")
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": problem}]
+
+
+def format_completion(reasoning: str, answer: str) -> str:
+    """A completion in the paper's answer format (what the format reward scores 10 and SFT trains on):
+    ``<reasoning>\\nREASONING\\n</reasoning>\\n<answer>\\nANSWER\\n</answer>``."""
+    return f"<reasoning>\n{reasoning.strip()}\n</reasoning>\n<answer>\n{answer.strip()}\n</answer>"

@@ -52,6 +52,17 @@ TRL_NAMES = {
 }
 
 
+# `gtpo sft` runs: metrics.jsonl key -> the name TRL's SFTTrainer logs it under
+SFT_NAMES = {
+    "loss": "loss",
+    "token_accuracy": "mean_token_accuracy",
+    "entropy": "entropy",
+    "num_tokens": "num_tokens",
+    "grad_norm": "grad_norm",
+    "lr": "learning_rate",
+}
+
+
 def _step_of(line: str) -> float:
     """The step of a metrics/samples row; inf (dropped) for a blank line or one torn by a kill mid-write."""
     try:
@@ -70,8 +81,13 @@ def _number(value: Any) -> float | None:
 class RunLogger(TrainerCallback):
     """Writes OUTPUT/metrics.jsonl (and conflict_samples.jsonl when a sample source is attached)."""
 
-    def __init__(self, output_dir: str | Path, *, tokenizer: Any = None, console: bool = True):
+    def __init__(self, output_dir: str | Path, *, tokenizer: Any = None, console: bool = True,
+                 names: dict[str, str] | None = None, trigger: str = "reward"):  # fmt: skip
+        """`names`: metrics.jsonl key -> logged name (default `TRL_NAMES`, GTPO/GRPO runs; `SFT_NAMES` for
+        `gtpo sft`); a row is written for each training log that holds `trigger`."""
         self.output_dir = Path(output_dir)
+        self.names = TRL_NAMES if names is None else names
+        self.trigger = trigger
         self.tokenizer = tokenizer
         self.console = console
         self.sample_source: Callable[[], dict | None] | None = None  # set for GTPO runs
@@ -96,28 +112,30 @@ class RunLogger(TrainerCallback):
     def row(self, state: TrainerState, logs: dict[str, Any]) -> dict[str, Any]:
         """One metrics.jsonl row from TRL's logs (for GRPO runs, initial_entropy = first logged entropy)."""
         out: dict[str, Any] = {"step": int(state.global_step)}
-        for key, name in TRL_NAMES.items():
+        for key, name in self.names.items():
             out[key] = _number(logs.get(name))
             if key in COUNT_KEYS and out[key] is not None:
                 out[key] = int(out[key])
-        if out["entropy"] is not None and self._first_entropy is None:
-            self._first_entropy = out["entropy"]
-        if out["initial_entropy"] is None:
-            out["initial_entropy"] = self._first_entropy
+        if "initial_entropy" in out:
+            if out["entropy"] is not None and self._first_entropy is None:
+                self._first_entropy = out["entropy"]
+            if out["initial_entropy"] is None:
+                out["initial_entropy"] = self._first_entropy
         return out
 
     def on_log(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs
     ):
-        if not state.is_world_process_zero or not logs or "reward" not in logs:
+        if not state.is_world_process_zero or not logs or self.trigger not in logs:
             return  # eval logs, the final train summary, and non-main processes write nothing
         self.output_dir.mkdir(parents=True, exist_ok=True)
         row = self.row(state, logs)
         with open(self.output_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         if self.console:
-            shown = ("loss", "reward", "format_rate", "accuracy", "entropy", "conflict_frac_neg", "filtered_frac")
-            parts = [f"{k}={row[k]:.4g}" for k in shown if row[k] is not None]
+            shown = ("loss", "reward", "format_rate", "accuracy", "token_accuracy", "entropy", "conflict_frac_neg",
+                     "filtered_frac")  # fmt: skip
+            parts = [f"{k}={row[k]:.4g}" for k in shown if row.get(k) is not None]
             print(f"[gtpo] step {row['step']}: " + " ".join(parts), flush=True)
         self._write_sample()
 

@@ -41,7 +41,7 @@ class RecipeError(ValueError):
 
 class _Parser(HfArgumentParser):
     def error(self, message: str):  # argparse would print and exit; the CLI reports it and returns 2
-        raise RecipeError(f"{message}; `gtpo train --help` lists each field's type and choices")
+        raise RecipeError(f"{message}; `{self.prog} --help` lists each field's type and choices")
 
 
 def build_parser() -> _Parser:
@@ -70,9 +70,13 @@ def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def parse_args(argv: list[str]) -> tuple[TaskArguments, GRPOConfig, ModelConfig, dict[str, Any]]:
-    """(task args, training config (GTPOConfig for gtpo, GRPOConfig for grpo), model config, explicit values)."""
+def parse_recipe(argv: list[str], parser: HfArgumentParser) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(every field's value, the fields the recipe or the command line set) for `RECIPE.yaml [--field value ...]`.
+
+    The recipe is the first argument (or `--config PATH`); its keys become `--key value` flags parsed
+    before the command line's, so the command line wins and both get the same type checks."""
     argv = list(argv)
+    prog = parser.prog
     recipe: dict[str, Any] = {}
     if "--config" in argv:
         at = argv.index("--config")
@@ -88,13 +92,12 @@ def parse_args(argv: list[str]) -> tuple[TaskArguments, GRPOConfig, ModelConfig,
     for key, value in (recipe.pop("env", None) or {}).items():  # TRL's convention: env vars in the recipe
         os.environ[str(key)] = str(value)
 
-    parser = build_parser()
     known = {action.dest: action for action in parser._actions if action.dest != "help"}
     flags: list[str] = []
     for key, value in recipe.items():
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else "; see `gtpo train --help` for the fields"
+            hint = f"; did you mean {close[0]!r}?" if close else f"; see `{prog} --help` for the fields"
             raise RecipeError(f"unknown recipe key {key!r}{hint}")
         if value is None:
             known[key].default = None  # an explicit null: the field's None, no type conversion
@@ -105,32 +108,41 @@ def parse_args(argv: list[str]) -> tuple[TaskArguments, GRPOConfig, ModelConfig,
         if arg.startswith("--") and arg.split("=", 1)[0] not in options:
             name = arg[2:].split("=", 1)[0]
             close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean --{close[0]}?" if close else "; see `gtpo train --help` for the fields"
+            hint = f"; did you mean --{close[0]}?" if close else f"; see `{prog} --help` for the fields"
             raise RecipeError(f"unknown option --{name}{hint}")
     namespace, rest = parser.parse_known_args(flags + argv)
     if rest:
         raise RecipeError(f"unexpected arguments {rest}: pass options as --field value")
     values = vars(namespace)
     explicit = {key: values[key] for key in known if key in recipe or any(a.split("=")[0] == f"--{key}" for a in argv)}
+    return values, explicit
 
-    def build(cls, names=None):
-        names = names or [f.name for f in dataclasses.fields(cls) if f.init]
-        return cls(**{name: values[name] for name in names if name in values})
 
-    task = build(TaskArguments)
-    model = build(ModelConfig)
+def build(cls: type, values: dict[str, Any], names: list[str] | None = None) -> Any:
+    """An instance of the dataclass `cls` from parsed values (its init fields, or `names`)."""
+    names = names or [f.name for f in dataclasses.fields(cls) if f.init]
+    return cls(**{name: values[name] for name in names if name in values})
+
+
+def parse_args(argv: list[str]) -> tuple[TaskArguments, GRPOConfig, ModelConfig, dict[str, Any]]:
+    """(task args, training config (GTPOConfig for gtpo, GRPOConfig for grpo), model config, explicit values)."""
+    values, explicit = parse_recipe(argv, build_parser())
+    task = build(TaskArguments, values)
+    model = build(ModelConfig, values)
     if task.algo == "gtpo":
-        training = build(GTPOConfig)
+        training = build(GTPOConfig, values)
     else:
         set_gtpo = sorted(GTPO_ONLY_FIELDS & set(explicit))
         if set_gtpo:
             print(f"gtpo train: --algo grpo ignores the GTPO fields {set_gtpo}", file=sys.stderr)
         names = [f.name for f in dataclasses.fields(GRPOConfig) if f.init]
-        training = build(GRPOConfig, names)  # loss_type keeps GTPOConfig's default 'grpo' unless set
+        if values.get("scale_rewards") is None:  # unset: GTPO takes it from gtpo_variant, GRPO keeps TRL's default
+            names.remove("scale_rewards")
+        training = build(GRPOConfig, values, names)  # loss_type keeps GTPOConfig's default 'grpo' unless set
     return task, training, model, explicit
 
 
-def _check_model_path(model: ModelConfig) -> None:
+def check_model_path(model: ModelConfig) -> None:
     name = model.model_name_or_path
     if not name:
         raise RecipeError("model_name_or_path: missing; set a local model folder or a hub id")
@@ -147,11 +159,13 @@ def _check_model_path(model: ModelConfig) -> None:
             return
     raise RecipeError(
         f"model_name_or_path={name!r}: no such folder{' (and HF_HUB_OFFLINE is set)' if hub_like else ''}. "
-        f"For recipes/tiny-cpu.yaml create it with `python -m gtpo.trl.tiny_model {name}`"
+        f"Offline models are written with `gtpo model NAME {name}` (NAME: tiny, smollm2-135m-instruct; "
+        "see `gtpo model --help`)"
     )
 
 
-def write_run_config(path: Path, task: TaskArguments, training: GRPOConfig, model: ModelConfig) -> None:
+def write_run_config(path: Path, task: Any, training: Any, model: ModelConfig) -> None:
+    """OUTPUT/run_config.yaml: every resolved field (algo 'sft' for `gtpo sft` runs), written atomically."""
     def plain(value: Any) -> Any:
         if isinstance(value, (str, int, float, bool)) or value is None:
             return value
@@ -162,11 +176,13 @@ def write_run_config(path: Path, task: TaskArguments, training: GRPOConfig, mode
         return str(value)
 
     resolved = {
-        "algo": task.algo,
+        "algo": getattr(task, "algo", "sft"),
         "task": plain(dataclasses.asdict(task)),
         "model": plain(dataclasses.asdict(model)),
         "training": plain(training.to_dict()),
     }
+    if hasattr(training, "variant_overrides"):  # GTPOConfig: the preset and the fields that differ from it
+        resolved["gtpo_variant"] = {"name": training.gtpo_variant, "overrides": plain(training.variant_overrides)}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump(resolved, sort_keys=False))
@@ -178,7 +194,7 @@ def _note(message: str) -> None:
         print(message, file=sys.stderr)
 
 
-def _resume_checkpoint(task: TaskArguments, training: GRPOConfig, output_dir: Path) -> str | None:
+def resume_checkpoint(task: Any, training: Any, output_dir: Path, prog: str = "gtpo train") -> str | None:
     """The checkpoint to resume from: `resume` (lenient: none yet starts at step 0) or resume_from_checkpoint."""
     from gtpo.trl.checkpointing import is_complete, last_complete_checkpoint
 
@@ -188,10 +204,10 @@ def _resume_checkpoint(task: TaskArguments, training: GRPOConfig, output_dir: Pa
     if str(value).lower() in ("true", "last"):
         found = last_complete_checkpoint(output_dir)
         if found is not None:
-            _note(f"gtpo train: resuming from {found}")
+            _note(f"{prog}: resuming from {found}")
             return str(found)
         if field == "resume":
-            _note(f"gtpo train: --resume: no complete checkpoint in {output_dir} yet; starting at step 0")
+            _note(f"{prog}: --resume: no complete checkpoint in {output_dir} yet; starting at step 0")
             return None
         raise RecipeError(f"resume_from_checkpoint: no complete checkpoint-* folder in {output_dir}; "
                           "use --resume to start at step 0 when there is none")
@@ -205,7 +221,6 @@ def train(task: TaskArguments, training: GRPOConfig, model: ModelConfig) -> Path
     """Build the dataset, rewards, trainer and callbacks; train; save the final model. Returns output_dir."""
     from transformers import AutoTokenizer
 
-    from gtpo.tasks import load_task
     from gtpo.trl.callbacks import RunLogger
     from gtpo.trl.checkpointing import check_output_dir, estimate_checkpoint_bytes
     from gtpo.trl.rewards import reward_funcs
@@ -213,18 +228,15 @@ def train(task: TaskArguments, training: GRPOConfig, model: ModelConfig) -> Path
     from gtpo.trl.trainer import GTPOTrainer
     from trl import get_peft_config, get_quantization_config
 
-    _check_model_path(model)
+    check_model_path(model)
     output_dir = Path(training.output_dir)
     check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
-    resume = _resume_checkpoint(task, training, output_dir)
+    resume = resume_checkpoint(task, training, output_dir)
     try:
         funcs = reward_funcs(task.rewards, task.answer_tolerance)
     except ValueError as err:
         raise RecipeError(str(err)) from err
-    dataset = load_task(
-        task.task, task.task_split, source=task.task_source, subjects=task.task_subjects,
-        limit=task.task_limit, seed=task.task_seed, options=task.task_options,
-    )  # fmt: skip
+    dataset = task.load()
     if training.reward_weights is not None and len(training.reward_weights) != len(task.rewards):
         raise RecipeError(
             f"reward_weights={training.reward_weights}: one weight per reward in rewards={task.rewards}"

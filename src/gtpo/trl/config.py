@@ -6,7 +6,8 @@ so GRPOConfig options that change the GRPO loss (`loss_type`, `beta`, entropy bo
 masking, sequence-level importance sampling, asymmetric clipping) are rejected with an error that
 names the field, instead of being silently ignored.
 
-`TaskArguments` is the task section of a `gtpo train` recipe; the model/PEFT section is TRL's own
+`TaskArguments` is the task section of a `gtpo train` recipe (`TaskSelection`, the part `gtpo sft`
+shares, plus the rewards and run guards); the model/PEFT section is TRL's own
 `ModelConfig`.
 """
 
@@ -21,12 +22,25 @@ from gtpo.rewards.grading import TOLERANCES
 from trl import GRPOConfig
 
 CONFLICT_SCOPES = ("prefix_suffix", "all", "none")
+CONFLICT_COMBINES = ("union", "product")
+CONFLICT_COUNTS = ("true", "reference_code")
 ENTROPY_FILTER_MODES = ("auto", "always", "off", "negative_only")
 GTPO_SCALE_REWARDS = ("group", "none")
 ALGOS = ("gtpo", "grpo")
 REWARD_NAMES = ("format", "correctness")
 REWARD_TIMEOUT = 120.0  # seconds, default of TaskArguments.reward_timeout
 MAX_NONFINITE_STEPS = 3  # default of TaskArguments.max_nonfinite_steps
+# gtpo_variant -> the fields it sets (docs/algorithm.md, "Variants"); a field given explicitly wins
+VARIANTS: dict[str, dict[str, object]] = {
+    "paper": {
+        "scale_rewards": "group", "entropy_filter": "auto", "entropy_threshold": math.log(2),
+        "conflict_combine": "union", "normalize_by_conflicts": False, "conflict_count": "true",
+    },
+    "reference_code": {
+        "scale_rewards": "none", "entropy_filter": "always", "entropy_threshold": 0.7,
+        "conflict_combine": "product", "normalize_by_conflicts": True, "conflict_count": "reference_code",
+    },
+}  # fmt: skip
 CUSTOM_REWARD = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # module:function
 
 
@@ -52,31 +66,70 @@ class GTPOConfig(GRPOConfig):
             "negative completions get weight 0, all other tokens 1)."
         },
     )
-    entropy_threshold: float = field(
-        default=math.log(2),
+    entropy_threshold: float | None = field(
+        default=None,
         metadata={
             "help": "Entropy filter threshold tau (nats): once the policy is confident, completions whose mean "
-            "token entropy exceeds tau are dropped from the update. The paper uses ln 2; the reference code 0.7."
+            "token entropy exceeds tau are dropped from the update. Unset: from gtpo_variant (paper ln 2 = "
+            "0.6931, reference code 0.7)."
         },
     )
     entropy_gamma: float = field(
         default=0.1,
         metadata={"help": "gamma of the entropy-shaped advantage A_i - gamma * <H>_i (0 disables the shaping)."},
     )
-    entropy_filter: str = field(
-        default="auto",
+    entropy_filter: str | None = field(
+        default=None,
         metadata={
             "help": "Entropy filter mode: 'auto' (the paper: filter only if the initial entropy <H>_ini, "
             "measured on the first batch, is <= entropy_threshold), 'always' (reference code), 'off', or "
-            "'negative_only' (the paper's OnlyNeg ablation: filter only completions with A_i < 0).",
+            "'negative_only' (the paper's OnlyNeg ablation: filter only completions with A_i < 0). Unset: from "
+            "gtpo_variant.",
             "choices": list(ENTROPY_FILTER_MODES),
         },
     )
-    normalize_by_conflicts: bool = field(
-        default=False,
+    normalize_by_conflicts: bool | None = field(
+        default=None,
         metadata={
             "help": "Reference-code compatibility: also divide each completion's term by its number of conflict "
-            "tokens (clamped to >= 1). Not in the paper's formula."
+            "tokens (clamped to >= 1; which count: conflict_count). Not in the paper's formula. Unset: from "
+            "gtpo_variant (paper false, reference code true)."
+        },
+    )
+    conflict_combine: str | None = field(
+        default=None,
+        metadata={
+            "help": "How the forward and backward conflicts combine: 'union' (a token is a conflict or not: weight "
+            "w) or 'product' (reference code: forward weight x backward weight, w^2 on a positive token inside "
+            "both runs). Unset: from gtpo_variant.",
+            "choices": list(CONFLICT_COMBINES),
+        },
+    )
+    conflict_count: str | None = field(
+        default=None,
+        metadata={
+            "help": "The count normalize_by_conflicts divides by: 'true' (the completion's conflict tokens) or "
+            "'reference_code' (the authors' count, which ORs the forward flags with the backward flags still in "
+            "reversed coordinates; differs from the true count in many groups). Unset: from gtpo_variant.",
+            "choices": list(CONFLICT_COUNTS),
+        },
+    )
+    gtpo_variant: str = field(
+        default="paper",
+        metadata={
+            "help": "'paper' (the paper's formula) or 'reference_code' (what the authors' code computes: "
+            "advantages R - mean, the filter always on at 0.7, forward x backward weights, each completion divided "
+            "by the reference code's conflict count). Sets scale_rewards, entropy_filter, entropy_threshold, "
+            "conflict_combine, normalize_by_conflicts and conflict_count; a field set explicitly wins and is listed "
+            "in run_config.yaml under gtpo_variant.overrides. See docs/algorithm.md, 'Variants'.",
+            "choices": list(VARIANTS),
+        },
+    )
+    scale_rewards: str | None = field(
+        default=None,
+        metadata={
+            "help": "Advantage scaling: 'group' (divide R - mean by the group std, the paper) or 'none' "
+            "(R - mean, the reference code). Unset: from gtpo_variant.",
         },
     )
     loss_type: str = field(
@@ -88,6 +141,7 @@ class GTPOConfig(GRPOConfig):
     )
 
     def __post_init__(self) -> None:
+        self._apply_variant()
         try:  # maps scale_rewards True/False, derives the generation batch, checks its divisibility
             super().__post_init__()
         except ValueError as err:
@@ -100,12 +154,31 @@ class GTPOConfig(GRPOConfig):
             ) from err
         self._check_gtpo_fields()
 
+    def _apply_variant(self) -> None:
+        """Fill the unset variant fields from `gtpo_variant`; record the explicit ones that differ from it."""
+        if self.gtpo_variant not in VARIANTS:
+            raise ValueError(f"GTPOConfig.gtpo_variant={self.gtpo_variant!r}: unknown variant; use one of "
+                             f"{', '.join(VARIANTS)}.")  # fmt: skip
+        self.variant_overrides: dict[str, object] = {}
+        for name, value in VARIANTS[self.gtpo_variant].items():
+            given = getattr(self, name)
+            if name == "scale_rewards" and isinstance(given, bool):
+                given = "group" if given else "none"  # GRPOConfig's boolean spelling
+            if given is None:
+                setattr(self, name, value)
+            elif given != value:
+                self.variant_overrides[name] = given
+
     def _check_gtpo_fields(self) -> None:
         def bad(name: str, why: str, fix: str) -> ValueError:
             return ValueError(f"GTPOConfig.{name}={getattr(self, name)!r}: {why}; {fix}.")
 
         if self.conflict_scope not in CONFLICT_SCOPES:
             raise bad("conflict_scope", "unknown scope", f"use one of {', '.join(CONFLICT_SCOPES)}")
+        if self.conflict_combine not in CONFLICT_COMBINES:
+            raise bad("conflict_combine", "unknown rule", f"use one of {', '.join(CONFLICT_COMBINES)}")
+        if self.conflict_count not in CONFLICT_COUNTS:
+            raise bad("conflict_count", "unknown count", f"use one of {', '.join(CONFLICT_COUNTS)}")
         if self.entropy_filter not in ENTROPY_FILTER_MODES:
             raise bad("entropy_filter", "unknown mode", f"use one of {', '.join(ENTROPY_FILTER_MODES)}")
         if not (isinstance(self.positive_weight, (int, float)) and math.isfinite(self.positive_weight)):
@@ -156,20 +229,12 @@ class GTPOConfig(GRPOConfig):
 
 
 @dataclass
-class TaskArguments:
-    """The task and run section of a `gtpo train` recipe."""
+class TaskSelection:
+    """The task and run fields that `gtpo train` and `gtpo sft` share: which problems, and resuming."""
 
-    algo: str = field(
-        default="gtpo",
-        metadata={
-            "help": "Training algorithm: 'gtpo' (GTPOTrainer) or 'grpo' (TRL's GRPOTrainer unchanged, the "
-            "baseline; beta > 0 adds the KL term to a frozen reference model).",
-            "choices": list(ALGOS),
-        },
-    )
     task: str = field(
         default="arith",
-        metadata={"help": "Training task for gtpo.tasks.load_task: gsm8k, math, arith, ..."},
+        metadata={"help": "Task for gtpo.tasks.load_task: gsm8k, math, arith, ..."},
     )
     task_split: str = field(default="train", metadata={"help": "Split of the task to train on."})
     task_source: str | None = field(
@@ -186,6 +251,45 @@ class TaskArguments:
         default=None,
         metadata={"help": "Settings of a generated task, as a mapping (JSON on the command line): for arith the "
                   "fields of gtpo.tasks.arith.ArithConfig, e.g. {max_steps: 1, max_operand: 5}."},
+    )
+    resume: str | None = field(
+        default=None,
+        metadata={"help": "Resume from the last complete checkpoint in output_dir ('last', or a bare --resume; "
+                  "starts at step 0 if there is none) or from the checkpoint folder given."},
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.task_options, str):
+            try:
+                self.task_options = json.loads(self.task_options)
+            except ValueError as err:
+                raise ValueError(f"task_options={self.task_options!r}: not a JSON mapping ({err})") from err
+        if self.task_options is not None and not isinstance(self.task_options, dict):
+            raise ValueError(f"task_options={self.task_options!r}: must be a mapping such as {{\"max_steps\": 1}}")
+        if self.task_limit is not None and self.task_limit < 1:
+            raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")
+
+    def load(self):
+        """The selected problems (`gtpo.tasks.load_task`)."""
+        from gtpo.tasks import load_task
+
+        return load_task(
+            self.task, self.task_split, source=self.task_source, subjects=self.task_subjects,
+            limit=self.task_limit, seed=self.task_seed, options=self.task_options,
+        )  # fmt: skip
+
+
+@dataclass
+class TaskArguments(TaskSelection):
+    """The task and run section of a `gtpo train` recipe."""
+
+    algo: str = field(
+        default="gtpo",
+        metadata={
+            "help": "Training algorithm: 'gtpo' (GTPOTrainer) or 'grpo' (TRL's GRPOTrainer unchanged, the "
+            "baseline; beta > 0 adds the KL term to a frozen reference model).",
+            "choices": list(ALGOS),
+        },
     )
     rewards: list[str] = field(
         default_factory=lambda: list(REWARD_NAMES),
@@ -211,11 +315,6 @@ class TaskArguments:
         metadata={"help": "Updates with a NaN/inf loss or gradient are skipped (never applied); after this many in "
                   "a row the run saves a checkpoint of the last finite parameters and stops."},
     )
-    resume: str | None = field(
-        default=None,
-        metadata={"help": "Resume from the last complete checkpoint in output_dir ('last', or a bare --resume; "
-                  "starts at step 0 if there is none) or from the checkpoint folder given."},
-    )
     conflict_samples: bool = field(
         default=True,
         metadata={"help": "GTPO runs: write one group's tokens and conflict weights per logging step to "
@@ -223,6 +322,7 @@ class TaskArguments:
     )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.algo not in ALGOS:
             raise ValueError(f"algo={self.algo!r}: unknown algorithm; use one of {', '.join(ALGOS)}.")
         unknown = [name for name in self.rewards if name not in REWARD_NAMES and not CUSTOM_REWARD.match(name)]
@@ -238,12 +338,3 @@ class TaskArguments:
             raise ValueError(f"reward_timeout={self.reward_timeout}: must be > 0 seconds (or null for no deadline).")
         if self.max_nonfinite_steps < 1:
             raise ValueError(f"max_nonfinite_steps={self.max_nonfinite_steps}: must be >= 1 (default {MAX_NONFINITE_STEPS}).")
-        if isinstance(self.task_options, str):
-            try:
-                self.task_options = json.loads(self.task_options)
-            except ValueError as err:
-                raise ValueError(f"task_options={self.task_options!r}: not a JSON mapping ({err})") from err
-        if self.task_options is not None and not isinstance(self.task_options, dict):
-            raise ValueError(f"task_options={self.task_options!r}: must be a mapping such as {{\"max_steps\": 1}}")
-        if self.task_limit is not None and self.task_limit < 1:
-            raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")

@@ -185,15 +185,52 @@ def guard_reward_funcs(funcs: Any, timeout: float | None) -> Any:
     return guarded[0] if single else guarded
 
 
-class GuardedGRPOTrainer(GRPOTrainer):
+class AtomicCheckpoints:
+    """Mixin for a transformers `Trainer`: each checkpoint is transformers' own save, written into a
+    staging folder and renamed into place (`gtpo.trl.checkpointing`), so a kill mid-save never leaves a
+    `checkpoint-N/` that resuming would pick. Hooks: `_get_output_dir`, `_save_checkpoint`."""
+
+    _staging_dir: str | None = None
+
+    def _get_output_dir(self, trial) -> str:
+        return self._staging_dir or super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        run_dir = super()._get_output_dir(trial)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        staging = staging_root(run_dir, self.state.global_step)
+        if self.args.should_save and staging.exists():
+            import shutil
+
+            shutil.rmtree(staging)
+        self.accelerator.wait_for_everyone()
+        self._staging_dir = str(staging)
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging_dir = None
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            best = self.state.best_model_checkpoint
+            if best is not None and best.startswith(str(staging)):  # transformers saw the staged path
+                self.state.best_model_checkpoint = str(staging.parent / name)
+                self.state.save_to_json(str(staging / name / COMPLETE_MARKER))
+            publish(staging / name, staging.parent / name)
+            staging.rmdir()
+            rotate_checkpoints(
+                run_dir, self.args.save_total_limit, self.state.best_model_checkpoint, use_mtime=True
+            )
+        self.accelerator.wait_for_everyone()
+
+
+class GuardedGRPOTrainer(AtomicCheckpoints, GRPOTrainer):
     """TRL's GRPOTrainer (algorithm unchanged) with the run guards of this module.
 
     Overridden hooks:
     - `__init__`: wraps the reward functions in `RewardGuard`; refuses a model with NaN/inf parameters;
     - `_get_grad_norm` (the last hook before `optimizer.step()`): drops the gradients of a non-finite
       update and stops the run after `max_nonfinite_steps` of them in a row;
-    - `_save_checkpoint` and `_get_output_dir`: transformers' own save, written into a staging folder
-      and renamed into place (`gtpo.trl.checkpointing`);
+    - `_save_checkpoint` and `_get_output_dir` (`AtomicCheckpoints`): atomic checkpoints;
     - `log`: adds `skipped_updates` and `reward_errors` (counts since the previous log);
     - `train`: raises `NonFiniteUpdatesError` after such a stop, once the checkpoint is written.
     """
@@ -218,7 +255,6 @@ class GuardedGRPOTrainer(GRPOTrainer):
         self.nonfinite_in_a_row = 0
         self._skipped_since_log = 0
         self._reward_errors_logged = 0
-        self._staging_dir: str | None = None
         self._stopped_nonfinite = False
 
     # ---- non-finite updates ------------------------------------------------------------------------
@@ -269,34 +305,3 @@ class GuardedGRPOTrainer(GRPOTrainer):
             logs["skipped_updates"], logs["reward_errors"] = int(counts[0]), int(counts[1])
             self._skipped_since_log, self._reward_errors_logged = 0, errors
         super().log(logs, start_time)
-
-    # ---- atomic checkpoints --------------------------------------------------------------------------
-    def _get_output_dir(self, trial) -> str:
-        return self._staging_dir or super()._get_output_dir(trial)
-
-    def _save_checkpoint(self, model, trial) -> None:
-        run_dir = super()._get_output_dir(trial)
-        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-        staging = staging_root(run_dir, self.state.global_step)
-        if self.args.should_save and staging.exists():
-            import shutil
-
-            shutil.rmtree(staging)
-        self.accelerator.wait_for_everyone()
-        self._staging_dir = str(staging)
-        try:
-            super()._save_checkpoint(model, trial)
-        finally:
-            self._staging_dir = None
-        self.accelerator.wait_for_everyone()
-        if self.args.should_save:
-            best = self.state.best_model_checkpoint
-            if best is not None and best.startswith(str(staging)):  # transformers saw the staged path
-                self.state.best_model_checkpoint = str(staging.parent / name)
-                self.state.save_to_json(str(staging / name / COMPLETE_MARKER))
-            publish(staging / name, staging.parent / name)
-            staging.rmdir()
-            rotate_checkpoints(
-                run_dir, self.args.save_total_limit, self.state.best_model_checkpoint, use_mtime=True
-            )
-        self.accelerator.wait_for_everyone()

@@ -3,7 +3,9 @@
 Algorithm, per generation batch (G completions per prompt, A_i group-relative as in GRPO):
 1. conflict weights lambda_{i,t}: a token is a conflict when the same id stands at the same position
    (from the start, or from the end) in a positive and a negative completion of its group; weight w in
-   positive completions, 0 in negative ones, 1 elsewhere (`gtpo.core.conflict_weights`);
+   positive completions (w^2 inside both runs with conflict_combine 'product'), 0 in negative ones, 1
+   elsewhere (`gtpo.core.conflict_weights`); with normalize_by_conflicts, each row's conflict count
+   (`gtpo.core.conflict_counts`, `conflict_count`) travels with it as the loss's extra divisor;
 2. entropy filter delta_i and shaped advantage A_i - gamma * <H>_i, with <H>_i the completion's mean
    token entropy taken from the same forward pass as the log-probabilities;
 3. loss -(1/N) sum_i delta_i * Ahat_i / |o_i| * sum_t r_{i,t} * lambda_{i,t} (`gtpo.core.gtpo_loss`),
@@ -54,12 +56,13 @@ import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_callback import ExportableState
 
-from gtpo.core import conflict_mask, conflict_weights, gtpo_loss, mean_entropy
+from gtpo.core import conflict_counts, conflict_mask, conflict_weights, gtpo_loss, mean_entropy
 from gtpo.trl.config import GTPOConfig
 from gtpo.trl.safety import GuardedGRPOTrainer
 
 WEIGHTS_KEY = "gtpo_weights"  # (B, T) float, lambda_{i,t}
 CONFLICTS_KEY = "gtpo_conflicts"  # (B, T) bool, conflict tokens
+COUNTS_KEY = "gtpo_conflict_counts"  # (B,) float, divisor of normalize_by_conflicts (conflict_count)
 # conflict-share name -> (numerator, denominator) counts summed over the logging window
 SHARES = {
     "conflict_frac_pos": ("conflict_tokens_pos", "valid_tokens_pos"),
@@ -162,12 +165,16 @@ class GTPOTrainer(GuardedGRPOTrainer):
         all_adv = acc.gather(advantages)  # (N,)
         kwargs = {"scope": self.args.conflict_scope}
         weights = conflict_weights(
-            all_ids, all_mask, all_adv, group_size, positive_weight=self.args.positive_weight, **kwargs
-        )  # (N, T_max)
+            all_ids, all_mask, all_adv, group_size, positive_weight=self.args.positive_weight,
+            combine=self.args.conflict_combine, **kwargs,
+        )  # (N, T_max)  # fmt: skip
         conflicts = conflict_mask(all_ids, all_mask, all_adv, group_size, **kwargs)  # (N, T_max)
         rows = slice(acc.process_index * ids.size(0), (acc.process_index + 1) * ids.size(0))
         output[WEIGHTS_KEY] = weights[rows, : ids.size(1)]
         output[CONFLICTS_KEY] = conflicts[rows, : ids.size(1)]
+        if self.args.normalize_by_conflicts:
+            counts = conflict_counts(all_ids, all_mask, all_adv, group_size, count=self.args.conflict_count, **kwargs)
+            output[COUNTS_KEY] = counts[rows]  # (B,)
         if mode == "train" and acc.is_main_process:
             self.latest_conflict_sample = self._pick_sample(all_ids, all_mask, all_adv, weights, group_size)
         return output
@@ -231,6 +238,7 @@ class GTPOTrainer(GuardedGRPOTrainer):
             clip_eps=self.epsilon_low,
             conflict_mask=inputs[CONFLICTS_KEY],
             normalize_by_conflicts=self.args.normalize_by_conflicts,
+            conflict_counts=inputs.get(COUNTS_KEY),
         )
         normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
         loss = loss / normalizer
