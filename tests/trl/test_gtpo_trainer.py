@@ -137,3 +137,39 @@ def test_several_updates_per_batch_use_old_logps_and_the_ppo_clip(tiny_model_dir
     )  # fmt: skip
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
     assert metrics["clip_frac"] > 0 and trainer._metrics["train"]["gtpo/clip_frac"][0] > 0
+
+
+def test_reference_code_variant_reaches_weights_and_loss(tiny_model_dir, tmp_path, generation_inputs):
+    from trl_helpers import ScriptedGeneration, make_trainer
+
+    from gtpo.core import conflict_counts
+    from gtpo.trl.trainer import COUNTS_KEY
+
+    # short (rows 0, 2: reward 1) and the same text twice (rows 1, 3: reward 0): the short rows' tokens sit
+    # inside the forward run (prefix of the long row) and inside the backward run (its suffix): w^2 = 4
+    short = "<answer>\n2\n</answer>"
+    texts = (short, short + "\n" + short)
+    reward = lambda completions, **_: [1.0 if len(c) == len(short) else 0.0 for c in completions]  # noqa: E731
+    trainer = make_trainer(tiny_model_dir, tmp_path / "ref", reward=reward, gtpo_variant="reference_code")
+    trainer._generate = ScriptedGeneration(trainer, texts=texts)
+    trainer.model.train()
+    trainer.current_gradient_accumulation_steps = 1
+    out = trainer._generate_and_score_completions(generation_inputs)
+    ids, mask, adv = out["completion_ids"], out["completion_mask"], out["advantages"]
+    # scale_rewards 'none': A = R - mean = +-0.5 for rewards [1, 0, 1, 0] (the paper's std scaling: +-0.866)
+    torch.testing.assert_close(adv, torch.tensor([0.5, -0.5, 0.5, -0.5] * 2))
+    torch.testing.assert_close(out[WEIGHTS_KEY], conflict_weights(ids, mask, adv, 4, combine="product"), rtol=0, atol=0)
+    short_len = int(mask[0].sum())
+    # every token but the EOS is in both runs (w^2); the EOS faces the long row's "\n" forward: w
+    assert out[WEIGHTS_KEY][0, :short_len].tolist() == [4.0] * (short_len - 1) + [2.0]
+    assert (out[WEIGHTS_KEY][1][mask[1].bool()] == 0).any()
+    counts = conflict_counts(ids, mask, adv, 4, count="reference_code")
+    torch.testing.assert_close(out[COUNTS_KEY], counts)
+    loss = trainer._compute_loss(trainer.model, out)
+    logps, entropy = _reference_logps_and_entropy(trainer.model, out, trainer.args.temperature)
+    expected, _ = gtpo_loss(
+        logps, adv, mask, out[WEIGHTS_KEY], entropy, gamma=0.1, entropy_threshold=0.7,
+        initial_entropy=trainer.gtpo_state.initial_entropy, filter_mode="always",
+        conflict_mask=out[CONFLICTS_KEY], normalize_by_conflicts=True, conflict_counts=counts,
+    )  # fmt: skip
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
