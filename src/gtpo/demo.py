@@ -87,6 +87,11 @@ class DemoConfig:
     arith_max_operand: int = field(
         default=9, metadata={"help": "Task difficulty: largest number in an arith problem (ArithConfig.max_operand)."}
     )
+    arith_answer_noise: float = field(
+        default=0.0,
+        metadata={"help": "Warm-start data: share of demonstrations whose final answer is miscopied (+-1) while "
+                  "the equations stay right (ArithConfig.answer_noise); rewards and evaluation use true answers."},
+    )
     eval_problems: int = field(default=200, metadata={"help": "Held-out arith problems evaluated."})
     eval_samples: int = field(default=4, metadata={"help": "Completions sampled per held-out problem."})
 
@@ -167,9 +172,12 @@ def _short_hash(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def task_options(config: DemoConfig) -> dict[str, int]:
+def task_options(config: DemoConfig) -> dict[str, float]:
     """The arith settings (ArithConfig fields) of the demo's task, for the warm start, training and test."""
-    return {"max_steps": config.arith_max_steps, "max_operand": config.arith_max_operand}
+    options: dict[str, float] = {"max_steps": config.arith_max_steps, "max_operand": config.arith_max_operand}
+    if config.arith_answer_noise:
+        options["answer_noise"] = config.arith_answer_noise
+    return options
 
 
 def write_recipe(config: DemoConfig, model_dir: Path, path: Path) -> Path:

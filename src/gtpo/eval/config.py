@@ -4,6 +4,7 @@ command line is generated (transformers.HfArgumentParser). Each field is documen
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,11 @@ class EvalConfig:
         metadata={"help": "local data: a JSONL file (one task) or a folder with <task>/<split>.jsonl"},
     )
     split: str = field(default="test", metadata={"help": "dataset split"})
+    task_options: dict | str | None = field(
+        default=None,
+        metadata={"help": "settings of a generated task as JSON, e.g. arith's '{\"max_operand\": 50, \"max_steps\": 3}' "
+                  "(the ArithConfig fields; use the ones the model was trained with)"},
+    )
     limit: int | None = field(
         default=None, metadata={"help": "evaluate LIMIT problems (a seeded sample, see gtpo.tasks.load_task)"}
     )
@@ -68,6 +74,13 @@ class EvalConfig:
     )
 
     def __post_init__(self) -> None:
+        if isinstance(self.task_options, str):
+            try:
+                self.task_options = json.loads(self.task_options)
+            except ValueError as err:
+                raise ValueError(f"--task_options {self.task_options!r}: not JSON ({err})") from err
+        if self.task_options is not None and not isinstance(self.task_options, dict):
+            raise ValueError(f"--task_options {self.task_options!r}: must be a JSON mapping like '{{\"max_steps\": 1}}'")
         for key in ("model", "task", "name"):
             value = getattr(self, key)
             if isinstance(value, str):

@@ -56,7 +56,7 @@ __all__ = ["EvalConfig", "evaluate", "run", "load_model", "read_samples", "score
 
 RUN_KEYS = (
     "model", "task", "source", "split", "limit", "temperature", "top_p", "max_new_tokens", "seed",
-    "answer_tolerance",
+    "answer_tolerance", "task_options",
 )  # fmt: skip
 
 
@@ -119,7 +119,7 @@ def _resolve_dtype(dtype: str, device: str) -> torch.dtype:
 def _load_dataset(config: EvalConfig, task: str) -> Any:
     from gtpo.tasks import load_task
 
-    return load_task(task, split=config.split, source=config.source, limit=config.limit)
+    return load_task(task, split=config.split, source=config.source, limit=config.limit, options=config.task_options)
 
 
 def _check_dataset(dataset: Any, task: str) -> None:

@@ -58,6 +58,12 @@ class ArithConfig:
     )
     train_size: int = field(default=5000, metadata={"help": "Rows in the train split when n is not given."})
     test_size: int = field(default=500, metadata={"help": "Rows in the test split when n is not given."})
+    answer_noise: float = field(
+        default=0.0,
+        metadata={"help": "Share of reference solutions (the `solution` column, the SFT target) whose final "
+                  "answer is miscopied as the last result +- 1 while the equations stay right: imperfect "
+                  "demonstrations. `answer`, which rewards and evaluation check, is always the true value."},
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_operand <= self.max_operand:
@@ -74,6 +80,8 @@ class ArithConfig:
             raise ValueError("ArithConfig.max_value must be >= max_operand")
         if not 1 <= self.test_percent <= 50:
             raise ValueError(f"ArithConfig.test_percent must be in 1..50, got {self.test_percent}")
+        if not 0.0 <= self.answer_noise <= 1.0:
+            raise ValueError(f"ArithConfig.answer_noise must be in [0, 1], got {self.answer_noise}")
 
 
 def arith_config(options: dict | None) -> ArithConfig:
@@ -99,6 +107,11 @@ class Problem:
     def solution(self) -> str:
         """The canonical completion: equations in <reasoning>, the answer in <answer>."""
         return format_completion("\n".join(self.equations), str(self.answer))
+
+    def miscopied(self, rng: random.Random) -> str:
+        """The solution with its final answer miscopied as answer +- 1 (never negative); equations right."""
+        shift = 1 if self.answer == 0 or rng.random() < 0.5 else -1
+        return format_completion("\n".join(self.equations), str(self.answer + shift))
 
 
 def signature_split(signature: str, test_percent: int) -> str:
@@ -184,7 +197,9 @@ def build_dataset(
 ) -> Dataset:
     """`n` problems of `split` as a Dataset: prompt (chat messages), answer (str), id (str), solution (str).
 
-    `solution` is the canonical completion used by the SFT warm start (see `reference_completion`).
+    `solution` is the canonical completion used by the SFT warm start (see `reference_completion`);
+    with `config.answer_noise` > 0 that share of rows, drawn from a stream of its own (the problems are
+    the same as without noise), has its final answer miscopied (`Problem.miscopied`).
     """
     config = config or ArithConfig()
     if n is None:
@@ -192,13 +207,15 @@ def build_dataset(
     if n < 0:
         raise ValueError(f"arith: n must be >= 0, got {n}")
     stream = iter_problems(split, seed, config)
+    noise = random.Random(f"gtpo-arith-noise/{split}/{seed}")
     rows: dict[str, list] = {"prompt": [], "answer": [], "id": [], "solution": []}
     for index in range(n):
         problem = next(stream)
         rows["prompt"].append(build_prompt(problem.question))
         rows["answer"].append(str(problem.answer))
         rows["id"].append(f"arith-{split}-{seed}-{index}")
-        rows["solution"].append(problem.solution)
+        noisy = config.answer_noise > 0 and noise.random() < config.answer_noise
+        rows["solution"].append(problem.miscopied(noise) if noisy else problem.solution)
     return Dataset.from_dict(rows)
 
 
