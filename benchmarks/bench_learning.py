@@ -84,6 +84,24 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "filter=off": [*GTPO, "--entropy_filter", "off"],
     },
 }
+REF = [*GTPO, "--gtpo_variant", "reference_code"]
+SUITES["variants"] = {
+    "gtpo": GTPO,  # gtpo_variant: paper (the default)
+    "gtpo-ref": REF,
+    "grpo": ["--algo", "grpo", "--beta", "0.0"],
+    # the reference-code preset with one of its differences put back to the paper's choice
+    "ref-scale=group": [*REF, "--scale_rewards", "group"],
+    "ref-filter=auto": [*REF, "--entropy_filter", "auto", "--entropy_threshold", "0.6931471805599453"],
+    "ref-union": [*REF, "--conflict_combine", "union"],
+    "ref-no-norm": [*REF, "--normalize_by_conflicts", "false"],
+    "ref-true-count": [*REF, "--conflict_count", "true"],
+}
+SUITES["real"] = {  # the real-model comparison (--recipe recipes/smollm2-135m-gtpo.yaml --start ...)
+    "gtpo": GTPO,
+    "grpo": ["--algo", "grpo", "--beta", "0.0"],
+    "grpo-kl": ["--algo", "grpo", "--beta", "0.04"],
+    "gtpo-ref": REF,
+}
 PANELS = {
     "gamma / scope": ("gtpo", "gamma=0.01", "gamma=0", "scope=all"),
     "entropy filter": ("gtpo", "tau=0.7", "tau=1.05", "tau=2.0", "filter=off", "OnlyNeg"),
@@ -91,6 +109,8 @@ PANELS = {
 }
 CURVES = (("accuracy", "accuracy (training samples)"), ("format_rate", "formatting rate (training samples)"),
           ("entropy", "mean token entropy (nats)"))  # fmt: skip
+EXTRA_CURVES = (("reward", "reward (training samples)"), ("completion_length", "completion length (tokens)"),
+                ("conflict_frac_pos", "conflict share, positive"), ("conflict_frac_neg", "conflict share, negative"))  # fmt: skip
 HELDOUT = (("accuracy", "held-out accuracy"), ("format_rate", "held-out formatting rate"))
 DIAGNOSTICS = ("filtered_frac", "conflict_frac_pos", "conflict_frac_neg", "completion_length", "kl")
 
@@ -109,6 +129,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--eval-samples", type=int, default=4, help="samples per test problem: pass@k/maj@k k")
     p.add_argument("--workers", type=int, default=2, help="runs in parallel (default 2; one thread each)")
     p.add_argument("--sft-dir", default="runs/tiny-sft", help="warm start to build or reuse (tiny_model)")
+    p.add_argument("--start", help="a ready start model folder (e.g. a `gtpo sft` run) instead of the tiny warm start")
+    p.add_argument("--recipe", default=str(RECIPE), help="gtpo train recipe the runs share (default tiny-cpu.yaml)")
+    p.add_argument("--task-options", default=None, help="arith settings as JSON, for training and the test set")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
+    p.add_argument("--save-steps", type=int, default=0, help="checkpoint every N steps, so a killed run resumes "
+                   "(default 0: no checkpoints, a killed run restarts)")
     p.add_argument("--out", default="runs/bench", help="results folder (default runs/bench)")
     p.add_argument("--img", default="docs/img", help="plot folder (default docs/img)")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 4 steps, 16 test problems")
@@ -117,7 +143,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.seeds, args.steps, args.eval_problems, args.eval_samples = 1, 4, 16, 2
         args.out, args.img = args.out + "-quick", str(Path(args.out + "-quick") / "img")
-    for name in ("seeds", "steps", "prompts", "eval_problems", "eval_samples", "workers"):
+    args.task_options = json.loads(args.task_options) if args.task_options else None
+    for name in ("seeds", "steps", "prompts", "eval_problems", "eval_samples", "workers", "threads"):
         if getattr(args, name) < 1:
             raise SystemExit(f"bench_learning: --{name.replace('_', '-')} must be >= 1")
     if args.group_size < 2:
@@ -138,9 +165,9 @@ def run_one(spec: dict) -> None:
     """Train one configuration and evaluate it; write done.json last (the cache marker)."""
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(spec.get("threads", 1))
     from gtpo.eval import evaluate
-    from gtpo.tasks.arith import build_dataset
+    from gtpo.tasks.arith import arith_config, build_dataset
     from gtpo.trl import cli as train_cli
 
     run = Path(spec["dir"])
@@ -151,13 +178,14 @@ def run_one(spec: dict) -> None:
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
     ):
-        status = train_cli.main([str(RECIPE), *spec["argv"], "--output_dir", str(train_dir)])
+        resume = ["--resume"] if spec.get("resumable") else []
+        status = train_cli.main([spec.get("recipe", str(RECIPE)), *spec["argv"], "--output_dir", str(train_dir), *resume])
     if status != 0:
         raise SystemExit(f"gtpo train failed (exit {status}); see {run / 'train.log'}")
     times["train_s"] = time.perf_counter() - start
     start = time.perf_counter()
     e = spec["eval"]
-    test = build_dataset("test", n=e["problems"], seed=0)
+    test = build_dataset("test", n=e["problems"], seed=0, config=arith_config(e.get("task_options")))
     with open(run / "eval.log", "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         summary = evaluate(str(train_dir), "arith", run / "eval", dataset=test, n=e["samples"],
                            k=e["k"], temperature=1.0, top_p=1.0, max_new_tokens=e["max_new_tokens"],
@@ -180,7 +208,9 @@ def snapshot_start(args: argparse.Namespace, out: Path) -> tuple[Path, str]:
 
     start = out / "start"
     if not (start / "model.safetensors").is_file():
-        source = prepare(args.sft_dir)
+        source = Path(args.start) if args.start else prepare(args.sft_dir)
+        if not (source / "model.safetensors").is_file():
+            raise SystemExit(f"bench_learning: --start {source} holds no model.safetensors")
         shutil.rmtree(start, ignore_errors=True)
         shutil.copytree(source, start)
     digest = hashlib.sha256((start / "model.safetensors").read_bytes()).hexdigest()[:12]
@@ -199,16 +229,28 @@ def run_specs(args: argparse.Namespace, suite: str, start: Path, start_hash: str
               str(args.prompts * args.group_size), "--num_generations", str(args.group_size), "--learning_rate",
               str(args.lr), "--max_completion_length", str(args.max_completion_length), "--save_strategy", "no",
               "--logging_steps", "1", "--task_limit", str(max(512, args.steps * args.prompts))]  # fmt: skip
+    if args.task_options:
+        budget += ["--task_options", json.dumps(args.task_options, sort_keys=True)]
+    if args.save_steps:
+        budget[budget.index("--save_strategy") + 1] = "steps"
+        budget += ["--save_steps", str(args.save_steps), "--save_total_limit", "1"]
     evaluation = {"problems": args.eval_problems, "samples": args.eval_samples, "k": ",".join(map(str, ks)),
                   "max_new_tokens": args.max_completion_length}  # fmt: skip
+    if args.task_options:
+        evaluation["task_options"] = args.task_options
+    recipe = str(Path(args.recipe).resolve())
     specs = []
     for name in names:
         for seed in range(args.seeds):
             argv = [*SUITES[suite][name], *budget, "--seed", str(seed)]
-            key = json.dumps({"argv": argv, "eval": evaluation, "start": start_hash, "code": code})
+            identity = {"argv": argv, "eval": evaluation, "start": start_hash, "code": code}
+            if recipe != str(RECIPE):
+                identity["recipe"] = Path(recipe).read_text()
+            key = json.dumps(identity)
             tag = hashlib.sha256(key.encode()).hexdigest()[:8]
             folder = Path(args.out) / "runs" / f"{name.replace('=', '')}-s{seed}-{tag}"
-            specs.append({"name": name, "seed": seed, "argv": argv, "eval": evaluation, "dir": str(folder)})
+            specs.append({"name": name, "seed": seed, "argv": argv, "eval": evaluation, "dir": str(folder),
+                          "recipe": recipe, "threads": args.threads, "resumable": bool(args.save_steps)})  # fmt: skip
     return specs
 
 
@@ -216,10 +258,13 @@ def launch(spec: dict) -> dict:
     run = Path(spec["dir"])
     if (run / "done.json").is_file():
         return json.loads((run / "done.json").read_text())
-    shutil.rmtree(run, ignore_errors=True)
-    run.mkdir(parents=True)
+    same = (run / "spec.json").is_file() and json.loads((run / "spec.json").read_text()) == spec
+    if not (spec.get("resumable") and same):  # a resumable run continues from its last checkpoint
+        shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True, exist_ok=True)
     (run / "spec.json").write_text(json.dumps(spec, indent=1))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+    threads = str(spec.get("threads", 1))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "HF_HUB_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--worker", str(run / "spec.json")], env=env, cwd=ROOT,
@@ -233,13 +278,13 @@ def launch(spec: dict) -> dict:
 def evaluate_start(args: argparse.Namespace, start: Path, spec: dict) -> dict:
     """Held-out scores of the warm start itself (same test set and sampling as the runs)."""
     from gtpo.eval import evaluate
-    from gtpo.tasks.arith import build_dataset
+    from gtpo.tasks.arith import arith_config, build_dataset
 
     e = spec["eval"]
     tag = hashlib.sha256(json.dumps({**e, "code": code_hash()}).encode()).hexdigest()[:8]
     folder = Path(args.out) / "runs" / f"start-{tag}"
     if not (folder / "summary.json").is_file():
-        test = build_dataset("test", n=e["problems"], seed=0)
+        test = build_dataset("test", n=e["problems"], seed=0, config=arith_config(e.get("task_options")))
         with open(Path(args.out) / "start-eval.log", "w") as log, contextlib.redirect_stdout(log), \
                 contextlib.redirect_stderr(log):  # fmt: skip
             evaluate(str(start), "arith", folder, dataset=test, n=e["samples"], k=e["k"], temperature=1.0,
@@ -285,7 +330,7 @@ def aggregate(runs: list[dict], start_row: dict, ks: list[int]) -> dict:
                 "last10%": stats([phase_mean(series(r, key), 0.9, 1.0) for r in rs]),
                 "mean": stats([phase_mean(series(r, key), 0.0, 1.0) for r in rs]),
             }
-        for key, _ in CURVES:
+        for key, _ in (*CURVES, *EXTRA_CURVES):
             length = min(len(r["metrics"]) for r in rs)
             per_step = [stats([series(r, key)[i] for r in rs]) for i in range(length)]
             entry["curves"][key] = {"mean": [s.get("mean") for s in per_step], "min": [s.get("min") for s in per_step],
@@ -347,7 +392,7 @@ def table(results: dict, ks: list[int], ref: str) -> str:
     return "\n".join(lines)
 
 
-def plot(results: dict, panels: dict[str, tuple[str, ...]], path: Path, title: str) -> None:
+def plot(results: dict, panels: dict[str, tuple[str, ...]], path: Path, title: str, curves=CURVES) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -358,9 +403,10 @@ def plot(results: dict, panels: dict[str, tuple[str, ...]], path: Path, title: s
     configs = results["configs"]
     rows = [(label, [n for n in names if n in configs]) for label, names in panels.items()]
     rows = [r for r in rows if r[1]]
-    fig, axes = plt.subplots(len(rows), len(CURVES) + len(HELDOUT), figsize=(21, 3.6 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(curves) + len(HELDOUT), figsize=(3 * (len(curves) + len(HELDOUT)), 3.6 * len(rows)),
+                             squeeze=False)  # fmt: skip
     for (label, names), axrow in zip(rows, axes, strict=True):
-        for ax, (key, ylabel) in zip(axrow, CURVES, strict=False):
+        for ax, (key, ylabel) in zip(axrow, curves, strict=False):
             for i, name in enumerate(names):
                 c = configs[name]["curves"][key]
                 keep = [j for j, v in enumerate(c["mean"]) if v is not None]
@@ -376,7 +422,7 @@ def plot(results: dict, panels: dict[str, tuple[str, ...]], path: Path, title: s
             ax.set_xlabel("step")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-        for ax, (key, what) in zip(axrow[len(CURVES):], HELDOUT, strict=True):
+        for ax, (key, what) in zip(axrow[len(curves):], HELDOUT, strict=True):
             for i, name in enumerate(names):
                 vals = configs[name]["heldout"][key]["values"]
                 ax.scatter([i] * len(vals), vals, color=f"C{i}", s=25)
@@ -414,13 +460,13 @@ def main(argv: list[str] | None = None) -> int:
             d["eval_dir"] = str(Path(spec["dir"]) / "eval")
         start_row, start_row_code = evaluate_start(args, start, specs[0]), code_hash()
         results = aggregate(done, start_row, ks)
-        ref = "gtpo" if suite == "ablations" else "grpo"
+        ref = "gtpo" if suite in ("ablations", "variants") else "grpo"
         results["comparison"] = compare(results, ref)
         codes = sorted({d["code"] for d in done if isinstance(d.get("code"), str)} | {start_row_code})
         if len(codes) > 1:
             print(f"WARNING: the package changed during the runs (code hashes {codes}); rerun", flush=True)
         results["settings"] = {k: v for k, v in vars(args).items() if k != "worker"} | {"code_sha256": codes} | {
-            "suite": suite, "start": str(start), "start_sha256": start_hash, "recipe": str(RECIPE.relative_to(ROOT)),
+            "suite": suite, "start": str(start), "start_sha256": start_hash, "recipe": os.path.relpath(args.recipe, ROOT),
             "wall_s": time.perf_counter() - t0, "load_average": os.getloadavg(), "cpus": os.cpu_count()}  # fmt: skip
         folder = out / suite
         folder.mkdir(exist_ok=True)
@@ -430,11 +476,15 @@ def main(argv: list[str] | None = None) -> int:
         md = table(results, ks, ref)
         (folder / "table.md").write_text(md + "\n")
         panels = {"learning": {"GTPO vs GRPO": tuple(SUITES["learning"])}, "ablations": PANELS,
-                  "components": {"GTPO components": tuple(SUITES["components"])}}[suite]  # fmt: skip
+                  "components": {"GTPO components": tuple(SUITES["components"])},
+                  "variants": {"paper vs reference code": ("gtpo", "gtpo-ref", "grpo"),
+                               "reference code minus one difference": tuple(n for n in SUITES["variants"]
+                                                                            if n.startswith(("gtpo-ref", "ref-")))},
+                  "real": {"real model": tuple(SUITES["real"])}}[suite]  # fmt: skip
         img = Path(args.img) / f"bench_{suite}.png"
-        plot(
-            results, panels, img, f"arith, {args.steps} steps x {args.prompts} prompts x G={args.group_size}"
-        )
+        curves = (*CURVES, *EXTRA_CURVES) if suite in ("variants", "real") else CURVES
+        plot(results, panels, img, f"arith, {args.steps} steps x {args.prompts} prompts x G={args.group_size}, "
+             f"lr {args.lr:g}", curves)  # fmt: skip
         print(md)
         print(f"wrote {folder / 'results.json'}, {folder / 'table.md'}, {img}", flush=True)
     return 0

@@ -213,8 +213,8 @@ def loop_product_weights(ids, mask, adv, group_size, scope, w):
             if not mask[i][k]:
                 row.append(0.0)
                 continue
-            one = lambda flag: (w if adv[i] > 0 else 0.0) if flag else 1.0  # noqa: E731
-            row.append(one(f) * one(b))
+            conflict = w if adv[i] > 0 else 0.0  # weight of a conflict in one alignment
+            row.append((conflict if f else 1.0) * (conflict if b else 1.0))
         out.append(row)
     return out
 
@@ -257,8 +257,8 @@ def test_matches_loop_reference_over_random_seeds(scope):
                 expected = 0.0 if not mask[i][k] else (1.0 if not conflict else (2.0 if adv[i] > 0 else 0.0))
                 assert weights[i, k].item() == expected, f"seed {seed} row {i} pos {k}"
         args = (torch.tensor(ids), torch.tensor(mask), torch.tensor(adv), g)
-        w = rng_weight = random.Random(seed).choice([0.0, 0.5, 2.0, 3.0])
-        product = conflict_weights(*args, scope=scope, combine="product", positive_weight=rng_weight)
+        w = random.Random(seed).choice([0.0, 0.5, 2.0, 3.0])
+        product = conflict_weights(*args, scope=scope, combine="product", positive_weight=w)
         assert product.tolist() == loop_product_weights(ids, mask, adv, g, scope, w), f"seed {seed}"
         assert conflict_counts(*args, scope=scope).tolist() == [float(sum(row)) for row in want]
         reference = conflict_counts(*args, scope=scope, count="reference_code").tolist()

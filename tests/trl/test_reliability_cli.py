@@ -9,7 +9,7 @@ import pytest
 
 from gtpo.trl import TaskArguments
 from gtpo.trl.checkpointing import OutputDirError, check_output_dir, staging_root
-from gtpo.trl.cli import resume_checkpoint, main, parse_args
+from gtpo.trl.cli import main, parse_args, resume_checkpoint
 from gtpo.trl.rewards import reward_funcs
 
 BASE = """

@@ -31,7 +31,15 @@ from pathlib import Path
 
 from gtpo._atomic import staged_folder
 from gtpo.tasks.arith import ArithConfig, build_dataset
-from gtpo.trl.cli import RecipeError, _Parser, build, check_model_path, parse_recipe, resume_checkpoint, write_run_config
+from gtpo.trl.cli import (
+    RecipeError,
+    _Parser,
+    build,
+    check_model_path,
+    parse_recipe,
+    resume_checkpoint,
+    write_run_config,
+)
 from gtpo.trl.config import TaskSelection
 from gtpo.trl.safety import AtomicCheckpoints
 from trl import ModelConfig, SFTConfig, SFTTrainer
