@@ -212,7 +212,7 @@ def snapshot_start(args: argparse.Namespace, out: Path) -> tuple[Path, str]:
         if not (source / "model.safetensors").is_file():
             raise SystemExit(f"bench_learning: --start {source} holds no model.safetensors")
         shutil.rmtree(start, ignore_errors=True)
-        shutil.copytree(source, start)
+        shutil.copytree(source, start, ignore=shutil.ignore_patterns("checkpoint-*", ".tmp-checkpoint-*"))
     digest = hashlib.sha256((start / "model.safetensors").read_bytes()).hexdigest()[:12]
     return start, digest
 

@@ -103,3 +103,21 @@ def test_generate_problem_stays_in_range_over_seeds():
         problem = arith.generate_problem(random.Random(seed), config)
         assert 0 <= problem.answer <= 30
         _check_equations(problem.solution, str(problem.answer))
+
+
+def test_answer_noise_miscopies_only_the_sft_target():
+    from gtpo.tasks.arith import ArithConfig, build_dataset
+
+    clean = build_dataset("train", n=2000, seed=3)
+    noisy = build_dataset("train", n=2000, seed=3, config=ArithConfig(answer_noise=0.25))
+    # the problems, their true answers and ids are those of the clean task: rewards and evaluation unchanged
+    assert noisy["prompt"] == clean["prompt"] and noisy["answer"] == clean["answer"] and noisy["id"] == clean["id"]
+    changed = [(c, n, a) for c, n, a in zip(clean["solution"], noisy["solution"], clean["answer"], strict=True) if c != n]
+    assert 0.22 < len(changed) / 2000 < 0.28  # the requested share, up to sampling noise (sd ~0.01)
+    for c, n, a in changed:
+        # the equations stay right; only the number inside <answer> is off by one
+        assert c.split("</reasoning>")[0] == n.split("</reasoning>")[0]
+        written = int(n.split("<answer>\n")[1].split("\n")[0])
+        assert abs(written - int(a)) == 1 and written >= 0
+    with pytest.raises(ValueError, match="answer_noise"):
+        ArithConfig(answer_noise=1.5)
