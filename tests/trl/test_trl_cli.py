@@ -112,6 +112,26 @@ def test_missing_local_model_points_to_the_command(tmp_path, capsys):
     assert "gtpo model NAME" in capsys.readouterr().err
 
 
+def test_every_shipped_recipe_is_tested():
+    assert {p.name for p in RECIPES.glob("*.yaml")} == {
+        "tiny-cpu.yaml", "qwen2.5-3b-gsm8k.yaml", "llama3.1-8b-math.yaml", "smollm2-135m-gtpo.yaml", "smollm2-135m-sft.yaml"
+    }  # fmt: skip
+
+
+def test_smollm2_recipes_parse(tmp_path):
+    from gtpo.trl.sft import parse_args as parse_sft
+
+    task, training, model = parse_sft([str(RECIPES / "smollm2-135m-sft.yaml"), "--output_dir", str(tmp_path)])
+    assert task.task == "arith" and task.task_options == {"max_operand": 50, "max_steps": 3, "max_value": 200}
+    assert training.max_steps == 60 and model.model_name_or_path == "runs/models/smollm2-135m-instruct"
+    task, training, model, _ = parse_args([str(RECIPES / "smollm2-135m-gtpo.yaml"), "--output_dir", str(tmp_path)])
+    assert task.task_options == {"max_operand": 50, "max_steps": 3, "max_value": 200} and task.task_seed == 1
+    assert model.model_name_or_path == "runs/smollm2-sft" and model.use_peft and model.lora_r == 16
+    assert isinstance(training, GTPOConfig) and training.gtpo_variant == "paper" and training.num_generations == 8
+    grpo_task, grpo, _, _ = parse_args([str(RECIPES / "smollm2-135m-gtpo.yaml"), "--algo", "grpo"])
+    assert type(grpo).__name__ == "GRPOConfig" and grpo.scale_rewards == "group"
+
+
 @pytest.mark.parametrize("name", ["tiny-cpu.yaml", "qwen2.5-3b-gsm8k.yaml", "llama3.1-8b-math.yaml"])
 def test_shipped_recipes_parse(name, tmp_path):
     task, training, model, _ = parse_args([str(RECIPES / name), "--output_dir", str(tmp_path), "--use_cpu", "true",
