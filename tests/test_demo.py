@@ -24,6 +24,11 @@ def test_fast_overrides_only_defaults_and_checks(tmp_path):
         DemoConfig(group_size=1)
     recipe = write_recipe(DemoConfig(arith_max_steps=1), tmp_path / "model", tmp_path / "r.yaml").read_text()
     assert "max_steps: 1" in recipe  # the task difficulty reaches `gtpo train` as task_options
+    # the defaults: operands 1-5 and imperfect demonstrations (30% miscopied answers) for the warm start
+    import yaml
+
+    defaults = yaml.safe_load(write_recipe(DemoConfig(), tmp_path / "model", tmp_path / "d.yaml").read_text())
+    assert defaults["task_options"] == {"max_steps": 2, "max_operand": 5, "answer_noise": 0.3}
     assert (
         "per_device_train_batch_size: 32" in recipe
         and "num_generations: 8" in recipe

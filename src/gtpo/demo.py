@@ -11,8 +11,11 @@ Phases (each with a progress bar; heavy phases log to OUTPUT/logs/):
 6. report: plots, tables, the conflict-token view (`gtpo.report`) and what the numbers show.
 
 The report states the measured differences and their sampling noise, whatever they are; nothing is
-tuned per algorithm. The `arith` difficulty is `ArithConfig`'s defaults, the same task `gtpo train`
-loads. `--fast` shrinks every budget (for tests and a quick look); its numbers mean little.
+tuned per algorithm. The task is `arith` with operands 1-5 and up to two operations, and the warm start
+learns from imperfect demonstrations: 30% of them have their final answer miscopied (+-1) while the
+equations stay right (`ArithConfig.answer_noise`); the RL rewards and the evaluation check the true
+answers, so RL can correct what imitation learned (docs/demo.md, "Imperfect demonstrations").
+`--fast` shrinks every budget (for tests and a quick look); its numbers mean little.
 """
 
 from __future__ import annotations
@@ -85,10 +88,10 @@ class DemoConfig:
         default=2, metadata={"help": "Task difficulty: most operations per arith problem (ArithConfig.max_steps)."}
     )
     arith_max_operand: int = field(
-        default=9, metadata={"help": "Task difficulty: largest number in an arith problem (ArithConfig.max_operand)."}
+        default=5, metadata={"help": "Task difficulty: largest number in an arith problem (ArithConfig.max_operand)."}
     )
     arith_answer_noise: float = field(
-        default=0.0,
+        default=0.3,
         metadata={"help": "Warm-start data: share of demonstrations whose final answer is miscopied (+-1) while "
                   "the equations stay right (ArithConfig.answer_noise); rewards and evaluation use true answers."},
     )
@@ -309,8 +312,12 @@ def evaluation_section(
     lines = [
         "## Held-out evaluation",
         "",
-        f"{config.eval_problems} held-out arith problems (test split, disjoint from training) x "
-        f"{config.eval_samples} samples at temperature {config.temperature}, top_p 1.0.",
+        f"{config.eval_problems} held-out arith problems (test split, disjoint from training; operands 1-"
+        f"{config.arith_max_operand}, up to {config.arith_max_steps} operations) x {config.eval_samples} samples at "
+        f"temperature {config.temperature}, top_p 1.0."
+        + (f" The warm start learned from demonstrations of which {config.arith_answer_noise:.0%} had their final "
+           "answer miscopied (+-1, equations right); RL rewards and this evaluation use the true answers."
+           if config.arith_answer_noise else ""),
         "",
         f"| model | accuracy | format rate | pass@{config.eval_samples} | maj@{config.eval_samples} | mean tokens |",
         "|---|---|---|---|---|---|",
