@@ -118,6 +118,15 @@ def test_every_shipped_recipe_is_tested():
     }  # fmt: skip
 
 
+def test_the_reference_code_variant_is_not_pinned_by_a_shipped_recipe(tmp_path):
+    # a recipe that sets a variant field explicitly would silently win over --gtpo_variant
+    for name in ("tiny-cpu.yaml", "smollm2-135m-gtpo.yaml"):
+        _, training, _, _ = parse_args([str(RECIPES / name), "--gtpo_variant", "reference_code", "--output_dir",
+                                        str(tmp_path), "--use_cpu", "true", "--bf16", "false"])  # fmt: skip
+        assert training.variant_overrides == {}, name
+        assert (training.scale_rewards, training.entropy_filter, training.conflict_combine) == ("none", "always", "product")
+
+
 def test_smollm2_recipes_parse(tmp_path):
     from gtpo.trl.sft import parse_args as parse_sft
 

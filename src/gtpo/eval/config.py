@@ -4,7 +4,6 @@ command line is generated (transformers.HfArgumentParser). Each field is documen
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -74,13 +73,9 @@ class EvalConfig:
     )
 
     def __post_init__(self) -> None:
-        if isinstance(self.task_options, str):
-            try:
-                self.task_options = json.loads(self.task_options)
-            except ValueError as err:
-                raise ValueError(f"--task_options {self.task_options!r}: not JSON ({err})") from err
-        if self.task_options is not None and not isinstance(self.task_options, dict):
-            raise ValueError(f"--task_options {self.task_options!r}: must be a JSON mapping like '{{\"max_steps\": 1}}'")
+        from gtpo.tasks.arith import parse_options
+
+        self.task_options = parse_options(self.task_options, "--task_options")
         for key in ("model", "task", "name"):
             value = getattr(self, key)
             if isinstance(value, str):

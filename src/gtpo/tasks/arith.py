@@ -22,6 +22,7 @@ different random streams, so a test problem's arithmetic chain never appears in 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -82,6 +83,19 @@ class ArithConfig:
             raise ValueError(f"ArithConfig.test_percent must be in 1..50, got {self.test_percent}")
         if not 0.0 <= self.answer_noise <= 1.0:
             raise ValueError(f"ArithConfig.answer_noise must be in [0, 1], got {self.answer_noise}")
+
+
+def parse_options(value: dict | str | None, name: str = "task_options") -> dict | None:
+    """A task-options value as given in a recipe or on the command line (a mapping, or JSON text) -> dict
+    or None; errors name `name` and show the expected form."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as err:
+            raise ValueError(f"{name}={value!r}: not a JSON mapping ({err})") from err
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"{name}={value!r}: must be a mapping such as {{\"max_steps\": 1}}")
+    return value
 
 
 def arith_config(options: dict | None) -> ArithConfig:

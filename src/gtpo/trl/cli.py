@@ -272,17 +272,25 @@ def train(task: TaskArguments, training: GRPOConfig, model: ModelConfig) -> Path
     return output_dir
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def parse_or_help(argv: list[str], parser: HfArgumentParser, parse) -> tuple[Any, int | None]:
+    """The shared start of `gtpo train` / `gtpo sft`: --help (exit 0), or `parse(argv)` with bad input
+    reported on stderr (exit 2). Returns (parsed, None) or (None, exit status)."""
     if not argv or argv[0] in ("-h", "--help"):
-        build_parser().print_help()
-        print("\nusage: gtpo train RECIPE.yaml [--field value ...]   (the command line overrides the recipe)")
-        return 0
+        parser.print_help()
+        print(f"\nusage: {parser.prog} RECIPE.yaml [--field value ...]   (the command line overrides the recipe)")
+        return None, 0
     try:
-        task, training, model, _ = parse_args(argv)
+        return parse(argv), None
     except (RecipeError, ValueError, TypeError) as err:
-        print(f"gtpo train: error: {err}", file=sys.stderr)
-        return 2
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return None, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parsed, status = parse_or_help(list(sys.argv[1:] if argv is None else argv), build_parser(), parse_args)
+    if parsed is None:
+        return status
+    task, training, model, _ = parsed
     from gtpo.tasks import TaskSourceError
     from gtpo.trl.checkpointing import OutputDirError
     from gtpo.trl.safety import RunGuardError

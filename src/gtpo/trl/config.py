@@ -13,12 +13,12 @@ shares, plus the rewards and run guards); the model/PEFT section is TRL's own
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 
 from gtpo.rewards.grading import TOLERANCES
+from gtpo.tasks.arith import parse_options
 from trl import GRPOConfig
 
 CONFLICT_SCOPES = ("prefix_suffix", "all", "none")
@@ -259,13 +259,7 @@ class TaskSelection:
     )
 
     def __post_init__(self) -> None:
-        if isinstance(self.task_options, str):
-            try:
-                self.task_options = json.loads(self.task_options)
-            except ValueError as err:
-                raise ValueError(f"task_options={self.task_options!r}: not a JSON mapping ({err})") from err
-        if self.task_options is not None and not isinstance(self.task_options, dict):
-            raise ValueError(f"task_options={self.task_options!r}: must be a mapping such as {{\"max_steps\": 1}}")
+        self.task_options = parse_options(self.task_options)
         if self.task_limit is not None and self.task_limit < 1:
             raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")
 

@@ -36,6 +36,7 @@ from gtpo.trl.cli import (
     _Parser,
     build,
     check_model_path,
+    parse_or_help,
     parse_recipe,
     resume_checkpoint,
     write_run_config,
@@ -137,19 +138,12 @@ def run(task: SFTArguments, training: SFTConfig, model: ModelConfig) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        build_parser().print_help()
-        print(f"\nusage: {PROG} RECIPE.yaml [--field value ...]   (the command line overrides the recipe)")
-        return 0
+    args, status = parse_or_help(list(sys.argv[1:] if argv is None else argv), build_parser(), parse_args)
+    if args is None:
+        return status
     from gtpo.tasks import TaskSourceError
     from gtpo.trl.checkpointing import OutputDirError
 
-    try:
-        args = parse_args(argv)
-    except (RecipeError, ValueError, TypeError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
     try:
         out = run(*args)
     except (RecipeError, OutputDirError, TaskSourceError) as err:
