@@ -6,7 +6,7 @@ import random
 import pytest
 import torch
 
-from gtpo.core import conflict_counts, conflict_mask, conflict_weights
+from gtpo.core import conflict_counts, conflict_mask, conflict_tensors, conflict_weights
 
 PAD = 2  # the pad id equals the EOS id (2) in these hand examples
 
@@ -264,6 +264,10 @@ def test_matches_loop_reference_over_random_seeds(scope):
         reference = conflict_counts(*args, scope=scope, count="reference_code").tolist()
         assert reference == loop_reference_counts(ids, mask, adv, g, scope), f"seed {seed}"
         differs += reference != [float(sum(row)) for row in want]
+        # one search for all three (the trainer's path) gives each function's own result
+        tw, tm, tc = conflict_tensors(*args, scope=scope, positive_weight=w, combine="product", count="reference_code")
+        assert torch.equal(tw, product) and tm.tolist() == want and tc.tolist() == reference
+        assert conflict_tensors(*args, scope=scope)[2] is None
     assert differs > 0  # the random cases do exercise the difference
 
 

@@ -9,13 +9,14 @@ Pipeline for one batch of N = (prompts x G) completions, groups as consecutive r
 """
 
 from .advantages import group_advantages
-from .conflict import conflict_counts, conflict_mask, conflict_weights
+from .conflict import conflict_counts, conflict_mask, conflict_tensors, conflict_weights
 from .entropy import entropy_filter, mean_entropy, token_entropy
 from .loss import grpo_loss, gtpo_loss
 
 __all__ = [
     "conflict_counts",
     "conflict_mask",
+    "conflict_tensors",
     "conflict_weights",
     "entropy_filter",
     "group_advantages",

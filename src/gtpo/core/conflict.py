@@ -175,6 +175,10 @@ def conflict_counts(
     """
     check_choice("count", count, COUNTS)
     fwd, bwd, bwd_s, _ = _conflicts(completion_ids, completion_mask, advantages, group_size, scope)
+    return _counts(fwd, bwd, bwd_s, count)
+
+
+def _counts(fwd: torch.Tensor, bwd: torch.Tensor, bwd_s: torch.Tensor, count: str) -> torch.Tensor:  # (N,)
     flags = (fwd | bwd) if count == "true" else (fwd | bwd_s)  # (N, T)
     return flags.sum(dim=1).float()  # (N,)
 
@@ -203,6 +207,10 @@ def conflict_weights(
     w = check_number("positive_weight", positive_weight, minimum=0.0)
     check_choice("combine", combine, COMBINES)
     fwd, bwd, _, valid = _conflicts(completion_ids, completion_mask, advantages, group_size, scope)  # (N, T)
+    return _weights(fwd, bwd, valid, advantages, w, combine)
+
+
+def _weights(fwd, bwd, valid, advantages, w: float, combine: str) -> torch.Tensor:  # (N, T)
     dtype = torch.float64 if advantages.dtype == torch.float64 else torch.float32
     weights = valid.to(dtype)  # (N, T): 1 on valid tokens, 0 on padding
     sign = advantages.unsqueeze(1)  # (N, 1)
@@ -214,3 +222,26 @@ def conflict_weights(
     weights = torch.where((runs > 0) & (sign > 0), positive, weights)
     weights = torch.where((runs > 0) & (sign < 0), torch.zeros_like(weights), weights)
     return weights  # (N, T)
+
+
+def conflict_tensors(
+    completion_ids: torch.Tensor,  # (N, T)
+    completion_mask: torch.Tensor,  # (N, T)
+    advantages: torch.Tensor,  # (N,)
+    group_size: int,
+    *,
+    scope: str = "prefix_suffix",
+    positive_weight: float = 2.0,
+    combine: str = "union",
+    count: str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """`conflict_weights`, `conflict_mask` and (when `count` is given) `conflict_counts` from one search
+    for conflicts: what a trainer needs per batch. Returns ((N, T) weights, (N, T) bool mask, (N,) counts
+    or None), each equal to the function's own result."""
+    w = check_number("positive_weight", positive_weight, minimum=0.0)
+    check_choice("combine", combine, COMBINES)
+    if count is not None:
+        check_choice("count", count, COUNTS)
+    fwd, bwd, bwd_s, valid = _conflicts(completion_ids, completion_mask, advantages, group_size, scope)
+    counts = None if count is None else _counts(fwd, bwd, bwd_s, count)
+    return _weights(fwd, bwd, valid, advantages, w, combine), fwd | bwd, counts

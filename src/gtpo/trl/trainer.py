@@ -56,7 +56,7 @@ import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_callback import ExportableState
 
-from gtpo.core import conflict_counts, conflict_mask, conflict_weights, gtpo_loss, mean_entropy
+from gtpo.core import conflict_tensors, gtpo_loss, mean_entropy
 from gtpo.trl.config import GTPOConfig
 from gtpo.trl.safety import GuardedGRPOTrainer
 
@@ -163,17 +163,15 @@ class GTPOTrainer(GuardedGRPOTrainer):
         all_ids = acc.gather(acc.pad_across_processes(ids, dim=1, pad_index=self._tokenizer.pad_token_id))
         all_mask = acc.gather(acc.pad_across_processes(mask, dim=1, pad_index=0))  # (N, T_max)
         all_adv = acc.gather(advantages)  # (N,)
-        kwargs = {"scope": self.args.conflict_scope}
-        weights = conflict_weights(
-            all_ids, all_mask, all_adv, group_size, positive_weight=self.args.positive_weight,
-            combine=self.args.conflict_combine, **kwargs,
-        )  # (N, T_max)  # fmt: skip
-        conflicts = conflict_mask(all_ids, all_mask, all_adv, group_size, **kwargs)  # (N, T_max)
+        weights, conflicts, counts = conflict_tensors(
+            all_ids, all_mask, all_adv, group_size, scope=self.args.conflict_scope,
+            positive_weight=self.args.positive_weight, combine=self.args.conflict_combine,
+            count=self.args.conflict_count if self.args.normalize_by_conflicts else None,
+        )  # (N, T_max), (N, T_max), (N,) or None  # fmt: skip
         rows = slice(acc.process_index * ids.size(0), (acc.process_index + 1) * ids.size(0))
         output[WEIGHTS_KEY] = weights[rows, : ids.size(1)]
         output[CONFLICTS_KEY] = conflicts[rows, : ids.size(1)]
-        if self.args.normalize_by_conflicts:
-            counts = conflict_counts(all_ids, all_mask, all_adv, group_size, count=self.args.conflict_count, **kwargs)
+        if counts is not None:
             output[COUNTS_KEY] = counts[rows]  # (B,)
         if mode == "train" and acc.is_main_process:
             self.latest_conflict_sample = self._pick_sample(all_ids, all_mask, all_adv, weights, group_size)
