@@ -61,23 +61,48 @@ def build(algo: str, model_dir: str, output_dir: str, args, callbacks=()):
     return trainer
 
 
-def run_once(algo: str, model_dir: str, output_dir: str, args) -> list[float]:
-    """Train `args.steps` optimizer steps; return the seconds of each step after the first."""
+def run_once(algo: str, model_dir: str, output_dir: str, args) -> dict[str, list]:
+    """Train `args.steps` optimizer steps; per step after the first: seconds of the whole step, of
+    generation + scoring (`_generate_and_score_completions`), of the forward + backward
+    (`training_step` minus generation), the completion tokens, and a digest of the completion ids
+    (equal digests in both trainers: they trained on the same samples)."""
+    import hashlib
+
     from transformers import TrainerCallback
 
-    class StepTimer(TrainerCallback):
-        def __init__(self):
-            self.times: list[float] = []
+    record: dict[str, list] = {"step": [], "generate": [], "train_step": [], "tokens": [], "digest": []}
 
+    class StepTimer(TrainerCallback):
         def on_step_begin(self, *_, **__):
             self.start = time.perf_counter()
 
         def on_step_end(self, *_, **__):
-            self.times.append(time.perf_counter() - self.start)
+            record["step"].append(time.perf_counter() - self.start)
 
-    timer = StepTimer()
-    build(algo, model_dir, output_dir, args, [timer]).train()
-    return timer.times[1:]
+    trainer = build(algo, model_dir, output_dir, args, [StepTimer()])
+    generate, train_step = trainer._generate_and_score_completions, trainer.training_step
+
+    def timed_generate(inputs):
+        start = time.perf_counter()
+        output = generate(inputs)
+        record["generate"].append(time.perf_counter() - start)
+        ids = (output["completion_ids"] * output["completion_mask"]).cpu()
+        record["tokens"].append(int(output["completion_mask"].sum()))
+        record["digest"].append(hashlib.sha256(ids.numpy().tobytes()).hexdigest()[:8])
+        return output
+
+    def timed_train_step(*a, **kw):
+        start = time.perf_counter()
+        loss = train_step(*a, **kw)
+        record["train_step"].append(time.perf_counter() - start)
+        return loss
+
+    trainer._generate_and_score_completions, trainer.training_step = timed_generate, timed_train_step
+    trainer.train()
+    n = len(record["step"])
+    assert all(len(v) == n for v in record.values()), {k: len(v) for k, v in record.items()}
+    record["train_step"] = [t - g for t, g in zip(record["train_step"], record["generate"], strict=True)]
+    return {k: v[1:] for k, v in record.items()}  # the first step is warm-up
 
 
 def hook_costs(model_dir: str, tmp: str, args) -> dict[str, float]:
@@ -134,17 +159,22 @@ def main(argv: list[str] | None = None) -> int:
 
             model_dir = str(make_tiny_checkpoint(Path(tmp) / "tiny", seed=args.seed))
         times: dict[str, list[float]] = {"gtpo": [], "grpo": []}
-        round_ratios = []
+        parts: dict[str, dict[str, list]] = {"gtpo": {}, "grpo": {}}
+        round_ratios, same_samples = [], []
         for round_ in range(args.rounds):
             order = ("gtpo", "grpo") if round_ % 2 == 0 else ("grpo", "gtpo")
-            medians = {}
+            medians, digests = {}, {}
             for algo in order:
-                steps = run_once(algo, model_dir, str(Path(tmp) / f"{algo}-{round_}"), args)
+                record = run_once(algo, model_dir, str(Path(tmp) / f"{algo}-{round_}"), args)
+                steps = record["step"]
                 times[algo] += steps
-                medians[algo] = statistics.median(steps)
+                for key, values in record.items():
+                    parts[algo].setdefault(key, []).extend(values)
+                medians[algo], digests[algo] = statistics.median(steps), record["digest"]
                 print(f"round {round_} {algo}: median {statistics.median(steps):.3f} s/step over {len(steps)} steps",
                       flush=True)  # fmt: skip
             round_ratios.append(medians["gtpo"] / medians["grpo"])
+            same_samples.append(digests["gtpo"] == digests["grpo"])
         hooks = hook_costs(model_dir, tmp, args) if args.hook_reps > 0 else None
 
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads "
@@ -153,6 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'algo':<6}{'steps':>7}{'median s/step':>15}{'mean s/step':>13}{'min s/step':>12}")
     for algo, v in times.items():
         print(f"{algo:<6}{len(v):>7}{statistics.median(v):>15.3f}{statistics.mean(v):>13.3f}{min(v):>12.3f}")
+    print(f"{'algo':<6}{'generate+score':>16}{'fwd+bwd':>10}{'rest':>8}{'tokens/step':>13}   (medians, s/step)")
+    for algo, p in parts.items():
+        rest = [s - g - t for s, g, t in zip(p["step"], p["generate"], p["train_step"], strict=True)]
+        print(f"{algo:<6}{statistics.median(p['generate']):>16.3f}{statistics.median(p['train_step']):>10.3f}"
+              f"{statistics.median(rest):>8.3f}{statistics.mean(p['tokens']):>13.1f}")  # fmt: skip
+    print(f"same completions in both trainers: {sum(same_samples)} of {len(same_samples)} rounds"
+          + ("" if args.lr == 0 else " (lr > 0: not expected after the first step)"))
     ratio = statistics.median(times["gtpo"]) / statistics.median(times["grpo"])
     print(f"ratio GTPO / GRPO: medians {ratio:.3f} (goal <= 1.05); median per-round ratio "
           f"{statistics.median(round_ratios):.3f}; minima {min(times['gtpo']) / min(times['grpo']):.3f}")
