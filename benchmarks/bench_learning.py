@@ -402,10 +402,11 @@ def plot(results: dict, panels: dict[str, tuple[str, ...]], path: Path, title: s
 
     configs = results["configs"]
     rows = [(label, [n for n in names if n in configs]) for label, names in panels.items()]
-    rows = [r for r in rows if r[1]]
+    rows = [r for i, r in enumerate(rows) if r[1] and not any(set(r[1]) <= set(o[1]) for o in rows[:i])]  # no repeats
     fig, axes = plt.subplots(len(rows), len(curves) + len(HELDOUT), figsize=(3 * (len(curves) + len(HELDOUT)), 3.6 * len(rows)),
                              squeeze=False)  # fmt: skip
     for (label, names), axrow in zip(rows, axes, strict=True):
+        axrow[0].set_ylabel(label, fontsize=10, fontweight="bold")  # the panel's name, once per row
         for ax, (key, ylabel) in zip(axrow, curves, strict=False):
             for i, name in enumerate(names):
                 c = configs[name]["curves"][key]
@@ -418,7 +419,7 @@ def plot(results: dict, panels: dict[str, tuple[str, ...]], path: Path, title: s
                 n = len(configs[name]["seeds"])
                 ax.plot(steps, sm["mean"], color=f"C{i}", lw=2, label=f"{name} (n={n})")
                 ax.fill_between(steps, sm["min"], sm["max"], color=f"C{i}", alpha=0.15)
-            ax.set_title(f"{label}: {ylabel}", fontsize=9)
+            ax.set_title(ylabel, fontsize=9)
             ax.set_xlabel("step")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
@@ -430,7 +431,7 @@ def plot(results: dict, panels: dict[str, tuple[str, ...]], path: Path, title: s
                             fmt="_", color="k", markersize=18, capsize=4)  # fmt: skip
             ax.axhline(results["start"][key], color="grey", ls="--", lw=1, label="warm start")
             ax.set_xticks(range(len(names)), names, rotation=20, fontsize=7)
-            ax.set_title(f"{label}: {what}", fontsize=9)
+            ax.set_title(what, fontsize=9)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
     fig.suptitle(title + " (curves: mean over seeds, moving average, band min..max; held-out: dots = seeds, bar = mean ± std)", fontsize=10)
