@@ -119,6 +119,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--suite", choices=[*SUITES, "all"], default="learning")
     p.add_argument("--configs", nargs="*", help="only these configurations of the suite (default: all)")
+    p.add_argument("--ref", default=None,
+                   help="configuration the others are compared with (default: gtpo for ablations/variants, else grpo)")  # fmt: skip
     p.add_argument("--seeds", type=int, default=3, help="seeds per configuration: 0..N-1 (default 3)")
     p.add_argument("--steps", type=int, default=100, help="optimizer steps per run (default 100)")
     p.add_argument("--prompts", type=int, default=4, help="prompts per step (default 4)")
@@ -453,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     ks = sorted({1, args.eval_samples})
     for suite in suites:
         specs = run_specs(args, suite, start, start_hash)
+        if args.ref and args.ref not in {spec["name"] for spec in specs}:
+            raise SystemExit(f"bench_learning: --ref {args.ref} is not among the configurations run here")
         print(f"{suite}: {len(specs)} runs ({args.workers} at a time) -> {out}", flush=True)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(args.workers) as pool:
@@ -461,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             d["eval_dir"] = str(Path(spec["dir"]) / "eval")
         start_row, start_row_code = evaluate_start(args, start, specs[0]), code_hash()
         results = aggregate(done, start_row, ks)
-        ref = "gtpo" if suite in ("ablations", "variants") else "grpo"
+        ref = args.ref or ("gtpo" if suite in ("ablations", "variants") else "grpo")
         results["comparison"] = compare(results, ref)
         codes = sorted({d["code"] for d in done if isinstance(d.get("code"), str)} | {start_row_code})
         if len(codes) > 1:
