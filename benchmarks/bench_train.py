@@ -8,7 +8,9 @@ step of every run is warm-up and is dropped. Rounds alternate the order of the t
 uses loss_type='grpo' and beta=0, the same per-completion normalisation as GTPO, and no reference
 model. The learning rate is 0 by default: the optimizer still runs, but both trainers then sample
 exactly the same completions at every step, so the ratio measures the trainer's own cost rather
-than differences in completion length after different updates. Prints a table and three ratios:
+than differences in completion length after different updates (the output says in how many rounds
+the digests of the completion ids agreed). Per step it also times generation + scoring and forward + backward, so a
+gap can be placed. Prints a table and three ratios:
 of the medians (the headline, goal <= 1.05), the median of the per-round ratios (robust to load that
 drifts between rounds), and of the minima (the least disturbed steps).
 
