@@ -173,9 +173,8 @@ def conflict_counts(
     [0, 1, 0, 1]: the negative row's only conflict is its last token (backward s = 0); both counts are
     1. Forward conflict at t = 0 and backward at s = 0 of a 4-token row: true 2, reference_code 1.
     """
-    check_choice("count", count, COUNTS)
-    fwd, bwd, bwd_s, _ = _conflicts(completion_ids, completion_mask, advantages, group_size, scope)
-    return _counts(fwd, bwd, bwd_s, count)
+    check_choice("count", count, COUNTS)  # also rejects None, which conflict_tensors reads as "no counts"
+    return conflict_tensors(completion_ids, completion_mask, advantages, group_size, scope=scope, count=count)[2]
 
 
 def _counts(fwd: torch.Tensor, bwd: torch.Tensor, bwd_s: torch.Tensor, count: str) -> torch.Tensor:  # (N,)
@@ -204,10 +203,10 @@ def conflict_weights(
         (w**2 on tokens in both runs with "product"), on negative rows 0 on conflict tokens, 1 on other
         valid tokens (all valid tokens of rows with A_i = 0), 0 on padding.
     """
-    w = check_number("positive_weight", positive_weight, minimum=0.0)
-    check_choice("combine", combine, COMBINES)
-    fwd, bwd, _, valid = _conflicts(completion_ids, completion_mask, advantages, group_size, scope)  # (N, T)
-    return _weights(fwd, bwd, valid, advantages, w, combine)
+    return conflict_tensors(
+        completion_ids, completion_mask, advantages, group_size, scope=scope, positive_weight=positive_weight,
+        combine=combine,
+    )[0]
 
 
 def _weights(fwd, bwd, valid, advantages, w: float, combine: str) -> torch.Tensor:  # (N, T)
