@@ -1,6 +1,6 @@
 """Benchmark: completions per second of the evaluation runner (`gtpo.eval.evaluate`) by batch size.
 
-A tiny randomly initialised model (`gtpo.tiny`, default sizes) is evaluated with the HF backend on
+A tiny randomly initialised model (`gtpo.demo.tiny`, default sizes) is evaluated with the HF backend on
 `arith` test problems: `--completions` completions per batch size (n per problem = completions /
 problems), `--max-new-tokens` fixed, temperature 1. An untrained model rarely emits eos, so nearly
 every completion runs to the token budget; mean generated tokens are reported with the rate. The
@@ -44,10 +44,10 @@ def main() -> None:
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from gtpo.demo.tiny import make_tiny_checkpoint
     from gtpo.eval import evaluate
     from gtpo.eval import runner as runner_mod
     from gtpo.tasks import load_task
-    from gtpo.tiny import make_tiny_checkpoint
 
     spent = {"generate": 0.0}
 

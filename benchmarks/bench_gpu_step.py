@@ -2,7 +2,7 @@
 
 The model is built from a `Qwen2Config` with Qwen2.5-0.5B's sizes (24 layers, hidden 896, MLP 4864,
 14 query / 2 key-value heads, vocabulary 151,936, tied embeddings: 494 M parameters) and random
-weights, saved in bf16 next to the offline tiny tokenizer (`gtpo.tiny`; ids beyond its 500 tokens
+weights, saved in bf16 next to the offline tiny tokenizer (`gtpo.demo.tiny`; ids beyond its 500 tokens
 decode to nothing, and a random model practically never samples eos, so every completion runs to
 `--completion-length`). Both trainers get the same model, prompts (`arith`), batch (`--prompts` x G),
 seed and a cheap reward with within-group variance (conflict weights are then non-trivial);
@@ -50,7 +50,7 @@ def make_model(folder: Path, sizes: dict, seed: int, dtype) -> int:
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
-    from gtpo.tiny import make_tiny_checkpoint
+    from gtpo.demo.tiny import make_tiny_checkpoint
 
     tok_dir = make_tiny_checkpoint(folder.with_name(folder.name + ".tok"), seed=seed)
     tokenizer = AutoTokenizer.from_pretrained(tok_dir)

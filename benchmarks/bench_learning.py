@@ -1,8 +1,8 @@
 """Learning benchmarks on `arith`: GTPO vs GRPO (beta = 0 and 0.04), and GTPO ablations (paper Fig. 4).
 
-Every run starts from ONE shared supervised warm start (`gtpo.trl.tiny_model.prepare`, the model of
+Every run starts from ONE shared supervised warm start (`gtpo.demo.warm_start.prepare`, the model of
 `recipes/tiny-cpu.yaml`, snapshotted into OUT/start so a later rebuild cannot change a comparison),
-trains with `gtpo train` (`gtpo.trl.cli.main`, one subprocess per run, one torch thread) on the
+trains with `gtpo train` (`gtpo.trl.train.main`, one subprocess per run, one torch thread) on the
 same recipe and budget (steps, prompts x G, lr, completion length) where only the algorithm or one
 GTPO field differs, and is then sampled on the same held-out `arith` test problems with
 `gtpo.eval.evaluate` (same eval seed for every run). Seeds change the data order and the training
@@ -94,7 +94,7 @@ SUITES["variants"] = {
     "ref-filter=auto": [*REF, "--entropy_filter", "auto", "--entropy_threshold", "0.6931471805599453"],
     "ref-union": [*REF, "--conflict_combine", "union"],
     "ref-no-norm": [*REF, "--normalize_by_conflicts", "false"],
-    "ref-true-count": [*REF, "--conflict_count", "true"],
+    "ref-exact-count": [*REF, "--conflict_count", "exact"],
 }
 SUITES["real"] = {  # the real-model comparison (--recipe recipes/smollm2-135m-gtpo.yaml --start ...)
     "gtpo": GTPO,
@@ -170,7 +170,7 @@ def run_one(spec: dict) -> None:
     torch.set_num_threads(spec.get("threads", 1))
     from gtpo.eval import evaluate
     from gtpo.tasks.arith import arith_config, build_dataset
-    from gtpo.trl import cli as train_cli
+    from gtpo.trl import train as train_cli
 
     run = Path(spec["dir"])
     train_dir, times, code = run / "train", {}, code_hash()  # the code this process imported
@@ -206,7 +206,7 @@ def run_one(spec: dict) -> None:
 # ---------------------------------------------------------------- orchestration
 def snapshot_start(args: argparse.Namespace, out: Path) -> tuple[Path, str]:
     """Build/reuse the warm start, copy it once into OUT/start; return (path, content hash)."""
-    from gtpo.trl.tiny_model import prepare
+    from gtpo.demo.warm_start import prepare
 
     start = out / "start"
     if not (start / "model.safetensors").is_file():

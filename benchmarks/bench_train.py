@@ -135,7 +135,7 @@ def hook_costs(model_dir: str, tmp: str, args) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=None, help="model folder (default: a fresh gtpo.tiny checkpoint)")
+    parser.add_argument("--model", default=None, help="model folder (default: a fresh gtpo.demo.tiny checkpoint)")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (each runs both algorithms)")
     parser.add_argument("--steps", type=int, default=6, help="optimizer steps per run (the first is warm-up)")
     parser.add_argument("--prompts", type=int, default=4, help="prompts per optimizer step")
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model
         if model_dir is None:
-            from gtpo.tiny import make_tiny_checkpoint
+            from gtpo.demo.tiny import make_tiny_checkpoint
 
             model_dir = str(make_tiny_checkpoint(Path(tmp) / "tiny", seed=args.seed))
         times: dict[str, list[float]] = {"gtpo": [], "grpo": []}
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         hooks = hook_costs(model_dir, tmp, args) if args.hook_reps > 0 else None
 
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads "
-          f"{args.threads}, device {args.device}; model {args.model or 'gtpo.tiny (fresh)'}")  # fmt: skip
+          f"{args.threads}, device {args.device}; model {args.model or 'gtpo.demo.tiny (fresh)'}")  # fmt: skip
     print(f"batch: {args.prompts} prompts x G={args.group}, {args.completion_length} completion tokens")
     print(f"{'algo':<6}{'steps':>7}{'median s/step':>15}{'mean s/step':>13}{'min s/step':>12}")
     for algo, v in times.items():

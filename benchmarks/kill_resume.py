@@ -3,7 +3,7 @@ result with an uninterrupted run of the same seed (docs/reliability.md, "Random 
 
     python benchmarks/kill_resume.py --model runs/tiny-model --kills 8 --out /tmp/kill-resume
 
-The model folder is any tiny checkpoint (`python -c "from gtpo.tiny import make_tiny_checkpoint as m;
+The model folder is any tiny checkpoint (`python -c "from gtpo.demo.tiny import make_tiny_checkpoint as m;
 m('runs/tiny-model')"`). CPU, one thread, full_determinism: the final weights must be bit-identical.
 """
 
@@ -25,7 +25,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_
 
 
 def command(model: str, out: Path, steps: int) -> list[str]:
-    return [sys.executable, "-m", "gtpo.trl.cli", RECIPE, "--model_name_or_path", model, "--output_dir", str(out),
+    return [sys.executable, "-m", "gtpo.trl.train", RECIPE, "--model_name_or_path", model, "--output_dir", str(out),
             "--per_device_train_batch_size", "8", "--num_generations", "4", "--max_completion_length", "12",
             "--task_limit", "64", "--learning_rate", "1e-2", "--max_steps", str(steps), "--save_steps", "1",
             "--save_total_limit", "2", "--full_determinism", "true", "--resume"]  # fmt: skip

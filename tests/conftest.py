@@ -31,8 +31,8 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tokenizer + randomly initialised tiny Qwen2 model folder (`gtpo.tiny`), built once per session."""
-    from gtpo.tiny import make_tiny_checkpoint
+    """A tokenizer + randomly initialised tiny Qwen2 model folder (`gtpo.demo.tiny`), built once per session."""
+    from gtpo.demo.tiny import make_tiny_checkpoint
 
     return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "model", seed=0)
 

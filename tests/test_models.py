@@ -82,7 +82,7 @@ def test_the_published_folder_has_a_normal_mode(tmp_path):
 
 @pytest.mark.slow
 def test_tiny_is_the_warm_started_model(tmp_path):
-    from gtpo.trl.sft import INFO_FILE as WARM_START_INFO
+    from gtpo.demo.warm_start import INFO_FILE as WARM_START_INFO
 
     out = models.materialize("tiny", tmp_path / "tiny")
     assert (out / WARM_START_INFO).is_file() and (out / "model.safetensors").is_file()

@@ -102,7 +102,7 @@ def _steps(out: Path) -> list[int]:
 def test_a_killed_run_resumes(smollm2_dir, tmp_path):
     out = tmp_path / "killed"
     recipe = _train_recipe(tmp_path, smollm2_dir, out, max_steps=3, save_strategy="steps", save_steps=1)
-    cmd = [sys.executable, "-m", "gtpo.trl.cli", str(recipe)]
+    cmd = [sys.executable, "-m", "gtpo.trl.train", str(recipe)]
     env = {**ENV, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), ENV.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

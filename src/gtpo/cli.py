@@ -10,7 +10,7 @@ import importlib
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("gtpo.trl.cli", "train a causal LM with GTPO or the GRPO baselines from a YAML recipe"),
+    "train": ("gtpo.trl.train", "train a causal LM with GTPO or the GRPO baselines from a YAML recipe"),
     "sft": ("gtpo.trl.sft", "supervised fine-tuning on reference solutions (the warm start and the paper's SFT baseline)"),
     "eval": ("gtpo.eval.cli", "sample, grade and score checkpoints: accuracy, formatting, pass@k, maj@k"),
     "demo": ("gtpo.demo", "offline end-to-end run on CPU: tiny model, SFT warm start, GTPO vs GRPO, report"),

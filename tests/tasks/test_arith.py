@@ -121,3 +121,31 @@ def test_answer_noise_miscopies_only_the_sft_target():
         assert abs(written - int(a)) == 1 and written >= 0
     with pytest.raises(ValueError, match="answer_noise"):
         ArithConfig(answer_noise=1.5)
+
+
+def test_registered_as_a_generated_task():
+    from gtpo.tasks import SYSTEM_PROMPT, get_task, load_task
+
+    task = get_task("arith")
+    assert task.generated and task.options_type is ArithConfig and task.has_solutions
+    ds = load_task("arith", "train", limit=4, seed=1)
+    assert len(ds) == 4 and ds.column_names == ["prompt", "answer", "id", "solution"]
+    assert ds[0]["prompt"][0]["content"] == SYSTEM_PROMPT
+    assert ds.to_list() == build_dataset("train", n=4, seed=1).to_list()
+    options = {"max_steps": 3, "ops": "+-*", "answer_noise": 0.5}
+    assert load_task("arith", "test", limit=30, seed=2, options=options).to_list() == (
+        build_dataset("test", n=30, seed=2, config=ArithConfig(**options)).to_list()
+    )
+    assert len(load_task("arith", "test", options={"test_size": 3})) == 3
+    with pytest.raises(ValueError, match="arith"):
+        load_task("arith", "train", source="x.jsonl")
+    with pytest.raises(ValueError, match=r"arith options \['bogus'\] are unknown; use fields of ArithConfig"):
+        load_task("arith", "train", limit=1, options={"bogus": 1})
+    with pytest.raises(ValueError, match="only the split"):
+        load_task("arith", "validation", limit=1)
+
+
+def test_parse_options_is_the_generic_one():
+    from gtpo.tasks import parse_options
+
+    assert arith.parse_options is parse_options

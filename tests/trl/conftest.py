@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from trl_helpers import make_trainer
+
+from tests.trl.trl_helpers import make_trainer
 
 
 @pytest.fixture

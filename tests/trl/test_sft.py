@@ -1,69 +1,94 @@
-"""gtpo.trl.sft: the supervised warm start on arith reference solutions."""
+"""`gtpo sft`: the recipe convention, the paper-format targets, metrics, checkpoints, resume, LoRA merge."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from transformers import AutoModelForCausalLM, AutoTokenizer
+import yaml
+from datasets import Dataset
 
-from gtpo.tasks.arith import ArithConfig
-from gtpo.trl.sft import INFO_FILE, WarmStartConfig, make_trainer, sft_dataset, warm_start
+from gtpo.cli import main as gtpo_main
+from gtpo.run.recipe import RecipeError
+from gtpo.trl.sft import parse_args, sft_pairs
 
-
-def test_sft_dataset_is_prompt_completion_chat():
-    ds = sft_dataset(4, seed=0)
-    assert ds.column_names == ["prompt", "completion"]
-    row = ds[0]
-    assert [m["role"] for m in row["prompt"]] == ["system", "user"]
-    assert row["completion"][0]["role"] == "assistant"
-    assert row["completion"][0]["content"].startswith("<reasoning>\n")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-def test_loss_is_on_the_completion_only(tiny_model_dir, tmp_path):
-    trainer = make_trainer(tiny_model_dir, tmp_path / "t", WarmStartConfig(steps=1, batch_size=2, n_train=4))
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    source = sft_dataset(4, seed=0)
-    for index in range(4):
-        row = trainer.train_dataset[index]
-        trained = [label != -100 for label in row["labels"]]  # TRL sets ignored positions to -100
-        ids = [i for i, keep in zip(row["input_ids"], trained, strict=True) if keep]
-        # The trained part is exactly the assistant turn as the chat template renders it.
-        expected = source[index]["completion"][0]["content"] + "<|im_end|>\n"
-        assert tokenizer.decode(ids) == expected
-        prompt_ids = row["input_ids"][: trained.index(True)]
-        assert tokenizer.decode(prompt_ids).endswith("<|im_start|>assistant\n")
+def _recipe(tmp_path, model_dir, **overrides) -> Path:
+    recipe = {
+        "task": "arith", "task_limit": 32, "model_name_or_path": str(model_dir), "output_dir": str(tmp_path / "run"),
+        "use_cpu": True, "max_steps": 2, "per_device_train_batch_size": 4, "learning_rate": 3e-3,
+        "logging_steps": 1, "save_strategy": "steps", "save_steps": 1, "report_to": "none", "disable_tqdm": True,
+        **overrides,
+    }  # fmt: skip
+    path = tmp_path / "sft.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
 
 
-def test_bad_settings():
-    with pytest.raises(ValueError, match="steps"):
-        WarmStartConfig(steps=0)
-    with pytest.raises(ValueError, match="lr"):
-        WarmStartConfig(lr=0.0)
+def test_gsm8k_targets_are_in_the_papers_format_without_calculator_notes():
+    from gtpo.tasks import load_task
+
+    pairs = sft_pairs(load_task("gsm8k", "train", source=FIXTURES / "gsm8k_five.jsonl"))
+    first = pairs[0]
+    assert [m["role"] for m in first["prompt"]] == ["system", "user"]
+    assert first["completion"] == [{"role": "assistant", "content": (
+        "<reasoning>\nMia starts with 3 apples and buys 4 more, so she has 3+4=7 apples.\n</reasoning>\n"
+        "<answer>\n7\n</answer>"
+    )}]  # fmt: skip
+    assert not any("<<" in row["completion"][0]["content"] for row in pairs)
 
 
-def test_missing_model_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="config.json"):
-        warm_start(tmp_path / "nope", tmp_path / "out")
+def test_a_task_without_solutions_is_refused():
+    with pytest.raises(RecipeError, match="no reference solutions"):
+        sft_pairs(Dataset.from_list([{"prompt": [{"role": "user", "content": "1+1?"}], "answer": "2", "id": "0"}]))
 
 
-@pytest.mark.slow
-def test_warm_start_trains_saves_and_is_cached(tiny_model_dir, tmp_path):
-    config = WarmStartConfig(steps=30, batch_size=8, lr=3e-3, n_train=200)
-    task = ArithConfig(max_operand=5)
-    out = warm_start(tiny_model_dir, tmp_path / "sft", config, task_config=task)
-    model = AutoModelForCausalLM.from_pretrained(out)
-    tokenizer = AutoTokenizer.from_pretrained(out)
-    assert tokenizer.eos_token == "<|im_end|>"
-    info = json.loads((out / INFO_FILE).read_text())
-    assert info["sft"]["steps"] == 30 and info["task"]["max_operand"] == 5
-    # Training moved the weights away from the random start.
-    start = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    assert any(
-        (a - b).abs().max() > 1e-3 for a, b in zip(model.parameters(), start.parameters(), strict=True)
-    )
-    # Cached: same settings return at once; the folder is not rewritten.
-    stamp = (out / "model.safetensors").stat().st_mtime_ns
-    assert warm_start(tiny_model_dir, out, config, task_config=task) == out
-    assert (out / "model.safetensors").stat().st_mtime_ns == stamp
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+def test_recipe_and_overrides(tmp_path, tiny_model_dir):
+    sections, training, model = parse_args([str(_recipe(tmp_path, tiny_model_dir)), "--max_steps", "7", "--resume"])
+    task = sections["task"]
+    assert (task.task, task.task_limit, sections["run"].resume) == ("arith", 32, "last")
+    assert (training.max_steps, model.model_name_or_path) == (7, str(tiny_model_dir))
+    with pytest.raises(RecipeError, match="did you mean 'learning_rate'"):
+        parse_args([str(_recipe(tmp_path, tiny_model_dir, learnin_rate=1.0))])
+
+
+def test_bad_field_exits_2_naming_it(tmp_path, tiny_model_dir, capsys):
+    assert gtpo_main(["sft", str(_recipe(tmp_path, tiny_model_dir)), "--task_limit", "0"]) == 2
+    assert "task_limit=0" in capsys.readouterr().err
+
+
+def test_trains_logs_checkpoints_and_resumes(tmp_path, tiny_model_dir):
+    recipe = _recipe(tmp_path, tiny_model_dir)
+    assert gtpo_main(["sft", str(recipe)]) == 0
+    run = tmp_path / "run"
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    assert all(r["loss"] > 0 and 0 <= r["token_accuracy"] <= 1 for r in rows)
+    assert yaml.safe_load((run / "run_config.yaml").read_text())["algo"] == "sft"
+    assert (run / "checkpoint-2" / "trainer_state.json").is_file() and (run / "model.safetensors").is_file()
+    assert not list(run.glob(".tmp-checkpoint-*"))
+    # resume: two more steps continue from checkpoint-2 (global step 2 -> 4); the log keeps steps 1-2
+    assert gtpo_main(["sft", str(recipe), "--max_steps", "4", "--resume"]) == 0
+    state = json.loads((run / "checkpoint-4" / "trainer_state.json").read_text())
+    assert state["global_step"] == 4
+    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+
+
+def test_lora_is_merged_into_a_plain_model_folder(tmp_path, tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    recipe = _recipe(tmp_path, tiny_model_dir, use_peft=True, lora_r=4, lora_alpha=8,
+                     lora_target_modules=["q_proj", "v_proj"], learning_rate=5e-2, save_strategy="no")  # fmt: skip
+    assert gtpo_main(["sft", str(recipe)]) == 0
+    run = tmp_path / "run"
+    assert (run / "adapter" / "adapter_config.json").is_file()
+    assert not (run / "adapter_config.json").exists()  # the run folder is a plain model, no adapter
+    merged = AutoModelForCausalLM.from_pretrained(run)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    changed = {n for (n, a), (_, b) in zip(merged.named_parameters(), base.named_parameters(), strict=True)
+               if not torch.equal(a, b)}  # fmt: skip
+    assert changed and all("q_proj" in n or "v_proj" in n for n in changed)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from trl_helpers import TEXTS, ScriptedGeneration, answer_is_two, make_trainer
 
 from gtpo.core import conflict_mask, conflict_weights, gtpo_loss, mean_entropy
 from gtpo.tasks import load_task
 from gtpo.trl.trainer import CONFLICTS_KEY, WEIGHTS_KEY
+from tests.trl.trl_helpers import TEXTS, ScriptedGeneration, answer_is_two, make_trainer
 
 
 def _encode(trainer, texts=TEXTS):
@@ -80,7 +80,7 @@ def test_logged_conflict_shares_are_ratios_over_the_logging_window(tiny_model_di
 def test_gtpo_and_grpo_log_the_same_entropy_at_step_one(tiny_model_dir, tmp_path):
     from transformers import AutoTokenizer
 
-    from gtpo.trl.safety import GuardedGRPOTrainer
+    from gtpo.trl.guarded import GuardedGRPOTrainer
     from trl import GRPOConfig
 
     gtpo = make_trainer(tiny_model_dir, tmp_path / "gtpo", scripted=False, max_steps=1)

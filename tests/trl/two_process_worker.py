@@ -17,10 +17,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trl_helpers import TEXTS, ScriptedGeneration, make_trainer  # noqa: E402
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: tests.trl.trl_helpers
 from gtpo.trl.trainer import CONFLICTS_KEY, WEIGHTS_KEY  # noqa: E402
+from tests.trl.trl_helpers import TEXTS, ScriptedGeneration, make_trainer  # noqa: E402
 
 PER_PROCESS = 3  # rows per micro-batch; 6 rows per process per generation
 LONG = "<reasoning>\n1 + 1 = 2 as one and one make two\n</reasoning>\n<answer>\n2\n</answer>"

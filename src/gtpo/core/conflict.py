@@ -20,7 +20,7 @@ on conflict tokens of positive rows, 0 on conflict tokens of negative rows, 1 on
 token, 0 on padding. `combine="product"` is the reference code's rule: the forward weights times the
 backward weights, so a positive token inside both runs weighs positive_weight**2.
 
-Conflict counts (`conflict_counts`, the divisor of the reference code's normalisation): "true" is the
+Conflict counts (`conflict_counts`, the divisor of the reference code's normalisation): "exact" is the
 number of conflict tokens of each row; "reference_code" is what the authors' code counts: the forward
 flags OR the backward flags while the backward ones are still in reversed coordinates (s = 0 is the
 last token), never mapped back, so a forward conflict at position t and a backward one at s = t count
@@ -52,7 +52,7 @@ from ._checks import (
 
 SCOPES = ("prefix_suffix", "all", "none")
 COMBINES = ("union", "product")  # conflict_weights(combine=...)
-COUNTS = ("true", "reference_code")  # conflict_counts(count=...)
+COUNTS = ("exact", "reference_code")  # conflict_counts(count=...)
 
 
 def _raw_conflicts(
@@ -163,22 +163,22 @@ def conflict_counts(
     group_size: int,
     *,
     scope: str = "prefix_suffix",
-    count: str = "true",
+    count: str = "exact",
 ) -> torch.Tensor:  # (N,) float32
     """Conflict tokens per row, the divisor of `gtpo_loss(normalize_by_conflicts=True)` (before its clamp to 1).
 
-    Same arguments as `conflict_mask`, plus `count`: "true" (the number of conflict tokens, the row
+    Same arguments as `conflict_mask`, plus `count`: "exact" (the number of conflict tokens, the row
     sums of `conflict_mask`) or "reference_code" (the authors' count: forward flags OR backward flags
     in backward coordinates, see the module docstring). Example: positive row [1], negative row
     [0, 1, 0, 1]: the negative row's only conflict is its last token (backward s = 0); both counts are
-    1. Forward conflict at t = 0 and backward at s = 0 of a 4-token row: true 2, reference_code 1.
+    1. Forward conflict at t = 0 and backward at s = 0 of a 4-token row: exact 2, reference_code 1.
     """
     check_choice("count", count, COUNTS)  # also rejects None, which conflict_tensors reads as "no counts"
     return conflict_tensors(completion_ids, completion_mask, advantages, group_size, scope=scope, count=count)[2]
 
 
 def _counts(fwd: torch.Tensor, bwd: torch.Tensor, bwd_s: torch.Tensor, count: str) -> torch.Tensor:  # (N,)
-    flags = (fwd | bwd) if count == "true" else (fwd | bwd_s)  # (N, T)
+    flags = (fwd | bwd) if count == "exact" else (fwd | bwd_s)  # (N, T)
     return flags.sum(dim=1).float()  # (N,)
 
 

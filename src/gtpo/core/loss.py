@@ -32,6 +32,7 @@ import torch
 
 from ._checks import check_choice, check_float, check_mask, check_number, check_shape, check_tensor
 from .entropy import FILTER_MODES, entropy_filter, mean_entropy
+from .variants import PAPER_THRESHOLD
 
 
 def _token_input(name: str, value: object, shape: tuple[int, ...]) -> torch.Tensor:
@@ -118,7 +119,7 @@ def gtpo_loss(
     *,
     old_logps: torch.Tensor | None = None,  # (N, T)
     gamma: float = 0.1,
-    entropy_threshold: float = 0.6931,
+    entropy_threshold: float = PAPER_THRESHOLD,
     initial_entropy: float | torch.Tensor | None = None,
     filter_mode: str = "auto",
     clip_eps: float = 0.2,

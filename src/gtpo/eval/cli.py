@@ -14,7 +14,7 @@ import sys
 
 from transformers import HfArgumentParser
 
-from gtpo.eval.runner import EvalConfig, run, summary_table
+from gtpo.eval.runner import EvalConfig, eval_table, run
 from gtpo.tasks import TaskSourceError
 
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, TaskSourceError) as err:
         print(f"gtpo eval: error: {err}", file=sys.stderr)
         return 2
-    print(summary_table(summary["results"], config.ks), end="")
+    print(eval_table(summary["results"], config.ks), end="")
     print(f"written to {config.output}/summary.md and summary.json")
     return 0
 

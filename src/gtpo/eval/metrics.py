@@ -27,7 +27,7 @@ answer scores 0.5). A subset in which every sample abstains scores 0.
 Grouping (`vote_clusters`): the answers that match the reference form one cluster, the correct
 one (each answer is checked against the reference once: that is its grade). The wrong answers are
 clustered among themselves (`cluster_answers`): an answer joins the cluster of any earlier answer
-with the same `normalize_answer` form; failing that, the first cluster whose representative (first
+with the same `vote_key` form; failing that, the first cluster whose representative (first
 member) is equivalent by the checker; otherwise it opens a new cluster. With a transitive checker this is the partition into
 equivalence classes; anchoring the correct cluster on the reference keeps it exact when the
 checker's 1e-2 tolerance is not transitive. Cost: O(n * clusters) checks per problem, the cheap
@@ -38,7 +38,6 @@ passes the `gtpo.rewards` worker-pool grader); every vote after that is integer 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -52,7 +51,7 @@ __all__ = [
     "vote_clusters",
     "majority_vote_accuracy",
     "maj_at_k",
-    "normalize_answer",
+    "vote_key",
     "paired_difference",
     "per_problem_accuracy",
 ]
@@ -93,7 +92,7 @@ _LATEX_NOISE = re.compile(r"\\[,;:! ]|\\left|\\right|\$|\s")
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 
 
-def normalize_answer(answer: str) -> str:
+def vote_key(answer: str) -> str:
     """Cheap canonical form for the first-pass grouping: drops whitespace, `$`, LaTeX spacing and
     \\left/\\right, thousands separators ("1,000" -> "1000"), a trailing period, and \\text{...} /
     \\boxed{...} wrappers around the whole answer. Equal normal forms are treated as equivalent
@@ -123,7 +122,7 @@ def cluster_answers(
     """Label each answer with the index of its equivalence cluster (None stays None: abstains).
 
     Cluster ids are assigned in order of first appearance (0, 1, ...). An answer joins the cluster
-    of any earlier answer with the same `normalize_answer` form; failing that, the first cluster
+    of any earlier answer with the same `vote_key` form; failing that, the first cluster
     whose representative (its first member) is equivalent by the checker; otherwise it opens a new
     cluster. The checker is
     `batch_matches(preds, refs) -> list[bool]` when given (one call per answer with an unseen
@@ -146,7 +145,7 @@ def cluster_answers(
         if answer is None or not answer.strip():
             labels.append(None)
             continue
-        norm = normalize_answer(answer)
+        norm = vote_key(answer)
         label = norms.get(norm)
         if label is None:
             hits = list(batch_matches([answer] * len(reps), reps)) if reps else []
@@ -244,11 +243,11 @@ def maj_at_k(
 
 def per_problem_accuracy(samples_file: str | Path) -> dict[str, float]:
     """Per problem id of an evaluation's samples.jsonl: the share of its samples that are correct."""
+    from gtpo.run.io import read_jsonl
+
     hits: dict[str, list[bool]] = {}
-    for line in Path(samples_file).read_text().splitlines():
-        if line.strip():
-            record = json.loads(line)
-            hits.setdefault(str(record["id"]), []).append(bool(record["correct"]))
+    for record in read_jsonl(samples_file, torn="error"):
+        hits.setdefault(str(record["id"]), []).append(bool(record["correct"]))
     return {key: sum(v) / len(v) for key, v in hits.items()}
 
 

@@ -50,9 +50,10 @@ from tqdm.auto import tqdm
 
 from gtpo.eval.config import EvalConfig
 from gtpo.eval.generate import HFSampler, VLLMSampler, derive_seed
-from gtpo.eval.scoring import grade_completions, score_samples, summary_table, write_summary
+from gtpo.eval.scoring import eval_table, grade_completions, score_samples, write_summary
+from gtpo.run.io import json_line, read_jsonl, write_text_atomic
 
-__all__ = ["EvalConfig", "evaluate", "run", "load_model", "read_samples", "score_samples", "summary_table"]
+__all__ = ["EvalConfig", "evaluate", "run", "load_model", "read_samples", "score_samples", "eval_table"]
 
 RUN_KEYS = (
     "model", "task", "source", "split", "limit", "temperature", "top_p", "max_new_tokens", "seed",
@@ -67,27 +68,14 @@ def _slug(text: str) -> str:
 # ---------------------------------------------------------------- loading
 
 
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
-
-
-def _looks_like_path(model: str) -> bool:
-    """True unless `model` has the shape of a hub id ("name" or "org/name")."""
-    return _HUB_ID.fullmatch(model) is None
-
-
 def check_model(model: str) -> Path:
-    """Fail early, naming the option, when `model` is neither a checkpoint folder nor a hub id."""
-    path = Path(model).expanduser()
-    if path.exists():
-        if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
-            raise FileNotFoundError(
-                f"--model {model}: folder has no config.json; give a saved checkpoint folder"
-            )
-    elif _looks_like_path(model):
-        raise FileNotFoundError(
-            f"--model {model}: no such folder; give a checkpoint folder or a hub id like Qwen/Qwen2.5-Math-1.5B"
-        )
-    return path
+    """`gtpo.models.check_model_source` for `--model` (FileNotFoundError, as `gtpo eval` reports it)."""
+    from gtpo.models import ModelSourceError, check_model_source
+
+    try:
+        return Path(check_model_source(model, "--model"))
+    except ModelSourceError as err:
+        raise FileNotFoundError(str(err)) from None
 
 
 def load_model(model: str, *, dtype: str = "auto") -> tuple[Any, Any]:
@@ -148,43 +136,15 @@ def _render_prompts(tokenizer: Any, dataset: Any) -> list[list[int]]:
 # ---------------------------------------------------------------- samples file
 
 
+def _check_sample(record: dict) -> None:
+    if not {"id", "sample", "correct"} <= set(record):
+        raise ValueError("not a sample record")
+
+
 def read_samples(path: Path) -> list[dict]:
     """Records of samples.jsonl. A torn last line (an interrupted write) is cut off the file, and a
     complete last line without its newline gets one, so appending stays line-aligned."""
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    records, good_end = [], 0
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict) or not {"id", "sample", "correct"} <= set(record):
-                    raise ValueError("not a sample record")
-            except ValueError as err:
-                if number == len(lines):  # unterminated last line: an interrupted write
-                    break
-                raise ValueError(
-                    f"{path}:{number}: corrupt line ({err}); delete the file to start over"
-                ) from err
-            records.append(record)
-        good_end += len(line) + (number < len(lines))
-    if good_end < len(raw):
-        with open(path, "r+b") as fh:
-            fh.truncate(good_end)
-    elif raw and not raw.endswith(b"\n"):  # last record complete but unterminated
-        with open(path, "ab") as fh:
-            fh.write(b"\n")
-    return records
-
-
-def _json_line(record: dict) -> str:
-    """One JSON line; the Unicode line breaks that str.splitlines() splits on are escaped too."""
-    text = json.dumps(record, ensure_ascii=False)
-    for char in ("\u2028", "\u2029", "\x85"):
-        text = text.replace(char, f"\\u{ord(char):04x}")
-    return text + "\n"
+    return read_jsonl(path, torn="truncate", check=_check_sample, hint="delete the file to start over")
 
 
 def _check_run_file(run_dir: Path, settings: dict) -> None:
@@ -197,7 +157,7 @@ def _check_run_file(run_dir: Path, settings: dict) -> None:
             raise ValueError(
                 f"{run_dir} holds samples made with other settings ({diffs}); use a new --output"
             )
-    path.write_text(json.dumps(settings, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(settings, indent=2) + "\n")
 
 
 # ---------------------------------------------------------------- one (model, task) run
@@ -250,7 +210,7 @@ def _sample_run(
                     "tokens": completion.num_tokens,
                     "truncated": completion.truncated,
                 }
-                lines.append(_json_line(record))
+                lines.append(json_line(record))
                 done.add((ids[p], s))
             out.write("".join(lines))  # one write per batch, then flushed to disk
             out.flush()

@@ -1,12 +1,12 @@
 """Grading of sampled completions and the scores of a run (definitions: docs/evaluation.md).
 
-- `grade_completions`: format = `gtpo.rewards.format_reward`; answer = `extract_answer`; correct =
-  format 10 and the answer matches the reference (`gtpo.rewards` batch grader, one deadline per
-  item, numeric rule `EvalConfig.answer_tolerance`), i.e. the paper's `correctness_reward == 10`.
+- `grade_completions`: the training rewards' own rule (`gtpo.rewards.grade`): format =
+  `format_reward`, answer = `extract_answer`, correct = full format score and the answer matches the
+  reference (one deadline per item, numeric rule `EvalConfig.answer_tolerance`).
 - `score_samples`: accuracy (mean correctness over samples), format_rate (share with format 10),
   pass@k and maj@k per problem (`gtpo.eval.metrics`) averaged over problems. maj@k votes with the
   answers of fully formatted samples; the others abstain, so maj@1 equals accuracy.
-- `summary_table` / `write_summary`: summary.md (metrics in percent) and summary.json.
+- `eval_table` / `write_summary`: summary.md (metrics in percent) and summary.json.
 """
 
 from __future__ import annotations
@@ -20,25 +20,20 @@ from typing import Any
 from gtpo.eval.config import EvalConfig
 from gtpo.eval.generate import Completion, derive_seed
 from gtpo.eval.metrics import majority_vote_accuracy, pass_at_k, vote_clusters
+from gtpo.rewards.extract import FULL_SCORE
+from gtpo.run.io import write_text_atomic
 
-__all__ = ["grade_completions", "score_samples", "summary_table", "write_summary"]
+__all__ = ["grade_completions", "score_samples", "eval_table", "write_summary"]
 
 
 def grade_completions(
     completions: list[Completion], refs: list[str], timeout: float, tolerance: str = "strict"
 ) -> list[tuple[str | None, float, bool]]:
-    from gtpo.rewards import default_grader, extract_answer, format_reward
+    """(answer, format score, correct) of each completion."""
+    from gtpo.rewards import grade
 
-    answers = [extract_answer(c.text) for c in completions]
-    formats = [float(format_reward(c.text)) for c in completions]
-    todo = [i for i, (a, f) in enumerate(zip(answers, formats, strict=True)) if a is not None and f == 10.0]
-    ok = default_grader().matches(
-        [answers[i] for i in todo], [refs[i] for i in todo], timeout=timeout, tolerance=tolerance
-    )
-    correct = [False] * len(completions)
-    for i, good in zip(todo, ok, strict=True):
-        correct[i] = bool(good)
-    return list(zip(answers, formats, correct, strict=True))
+    graded = grade([c.text for c in completions], refs, timeout=timeout, tolerance=tolerance)
+    return [(g.answer, float(g.format), g.correct) for g in graded]
 
 
 def score_samples(records: list[dict], ids: Sequence[str], config: EvalConfig) -> dict[str, Any]:
@@ -63,14 +58,14 @@ def score_samples(records: list[dict], ids: Sequence[str], config: EvalConfig) -
         "n": config.n,
         "samples": len(flat),
         "accuracy": sum(r["correct"] for r in flat) / len(flat),
-        "format_rate": sum(r["format"] == 10.0 for r in flat) / len(flat),
+        "format_rate": sum(r["format"] == FULL_SCORE for r in flat) / len(flat),
     }
     pass_sums = dict.fromkeys(config.ks, 0.0)
     maj_sums = dict.fromkeys(config.ks, 0.0)
     for problem, got in enumerate(by_id.values()):
         ordered = [got[s] for s in range(config.n)]
         c = sum(r["correct"] for r in ordered)
-        votes = [r["answer"] if r["format"] == 10.0 else None for r in ordered]  # others abstain
+        votes = [r["answer"] if r["format"] == FULL_SCORE else None for r in ordered]  # others abstain
         labels, cluster_correct = vote_clusters(
             votes, [bool(r["correct"]) for r in ordered], batch_matches=batch_matches
         )
@@ -89,7 +84,7 @@ def score_samples(records: list[dict], ids: Sequence[str], config: EvalConfig) -
     return row
 
 
-def summary_table(rows: list[dict], ks: Sequence[int]) -> str:
+def eval_table(rows: list[dict], ks: Sequence[int]) -> str:
     """Markdown table: one row per (model, task); metrics in percent."""
     with_model = len({r["model"] for r in rows}) > 1
     metrics = ["accuracy", "format_rate"] + [f"pass@{k}" for k in ks] + [f"maj@{k}" for k in ks]
@@ -119,8 +114,6 @@ def grading_rule(config: EvalConfig) -> dict[str, str]:
 
 def write_summary(directory: Path, config: EvalConfig, rows: list[dict]) -> dict:
     summary = {"config": dataclasses.asdict(config), "grading": grading_rule(config), "results": rows}
-    tmp = directory / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    tmp.replace(directory / "summary.json")
-    (directory / "summary.md").write_text("# Evaluation\n\n" + summary_table(rows, config.ks))
+    write_text_atomic(directory / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(directory / "summary.md", "# Evaluation\n\n" + eval_table(rows, config.ks))
     return summary

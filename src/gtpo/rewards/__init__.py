@@ -1,26 +1,19 @@
-"""Answer extraction, the paper's format/correctness rewards (0..10 each) and deadline-safe grading.
+"""The paper's rewards as plain ``str -> float`` functions, the correctness rule, and the registry.
 
-Plain ``str -> float`` functions:
     extract_answer(text) -> str | None        last <answer>...</answer>, stripped
-    format_reward(text) -> float              0, 1, 1.5, 2 or 10 (see gtpo.rewards.extract)
+    format_reward(text) -> float              0, 1, 1.5, 2 or FULL_SCORE (10) (gtpo.rewards.extract)
     answer_matches(pred, ref, *, timeout=5.0, tolerance="strict") -> bool
-    correctness_reward(text, ref, *, tolerance="strict") -> float    10 or 0
+    correctness_reward(text, ref, *, tolerance="strict") -> float    FULL_SCORE or 0
+    grade(texts, refs, ...) -> [Grade]        the one correctness rule, batched (gtpo.rewards.scores)
+    last_boxed(text) -> str | None            reference answers of MATH-style solutions
 `tolerance` is the numeric rule (`TOLERANCES`): "strict" (default) equates only equal values;
 "paper" is the authors' absolute 1e-2 rule (see gtpo.rewards.grading).
-    last_boxed(text) -> str | None            reference answers of MATH-style solutions
-Batch API: `Grader(num_workers, timeout)` (`.matches(preds, refs)`, `.stats`, `.close()`, context
-manager) and the TRL-shaped `format_reward_func(completions, **kw)`,
-`correctness_reward_func(completions, answer, **kw)`; counters via `reward_stats()`.
+Registry (`gtpo.rewards.registry`): `register_reward(name, fn)`, `get_reward(name)`, `reward_names()`;
+built-ins "format" and "correctness". Grading pool: `Grader(num_workers, timeout)` (`.matches(preds,
+refs)`, `.stats`, `.close()`, context manager), `default_grader()`.
 """
 
-from gtpo.rewards.batch import (
-    REWARD_ERRORS,
-    completion_text,
-    correctness_reward_func,
-    format_reward_func,
-    reward_stats,
-)
-from gtpo.rewards.extract import answer_ends_completion, extract_answer, format_reward, last_boxed
+from gtpo.rewards.extract import FULL_SCORE, answer_ends_completion, extract_answer, format_reward, last_boxed
 from gtpo.rewards.grading import (
     MAX_ANSWER_CHARS,
     TOLERANCES,
@@ -30,26 +23,30 @@ from gtpo.rewards.grading import (
     symbolic_match,
 )
 from gtpo.rewards.pool import Grader, default_grader
-from gtpo.rewards.scores import answer_matches, correctness_reward
+from gtpo.rewards.registry import Reward, get_reward, register_reward, reward_names
+from gtpo.rewards.scores import Grade, answer_matches, correctness_reward, correctness_scores, grade
 
 __all__ = [
+    "FULL_SCORE",
     "MAX_ANSWER_CHARS",
-    "REWARD_ERRORS",
     "TOLERANCES",
-    "check_tolerance",
+    "Grade",
     "Grader",
+    "Reward",
     "answer_ends_completion",
     "answer_matches",
-    "completion_text",
+    "check_tolerance",
     "correctness_reward",
-    "correctness_reward_func",
+    "correctness_scores",
     "default_grader",
     "extract_answer",
     "format_reward",
-    "format_reward_func",
+    "get_reward",
+    "grade",
     "last_boxed",
     "normalize_answer",
     "quick_match",
-    "reward_stats",
+    "register_reward",
+    "reward_names",
     "symbolic_match",
 ]

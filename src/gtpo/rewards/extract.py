@@ -42,7 +42,7 @@ import re
 
 REASONING_OPEN, REASONING_CLOSE = "<reasoning>", "</reasoning>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
-FORMAT_FULL = 10.0
+FULL_SCORE = 10.0  # the full score of each of the paper's rewards (format and correctness)
 
 # Whitespace and end-of-sequence markers allowed after the final </answer>.
 _TRAILER = re.compile(r"(?:\s|<\|[^|<>\s]{1,40}\|>|</s>|<eos>|<end_of_turn>)*")
@@ -91,7 +91,7 @@ def format_reward(text: str) -> float:
     reasoning = _has_block(text, REASONING_OPEN, REASONING_CLOSE)
     answer = _has_block(text, ANSWER_OPEN, ANSWER_CLOSE)
     if reasoning and answer and answer_ends_completion(text) and _blocks_in_order(text):
-        return FORMAT_FULL
+        return FULL_SCORE
     score = float(reasoning) + float(answer)
     if score == 1.0:
         other = (ANSWER_OPEN, ANSWER_CLOSE) if reasoning else (REASONING_OPEN, REASONING_CLOSE)

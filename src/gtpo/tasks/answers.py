@@ -1,4 +1,4 @@
-r"""Reference final answers from each benchmark's native fields (issue 3, item 2).
+r"""Reference final answers from each benchmark's native fields, as text.
 
 - GSM8K: the text after the last ``####`` of the worked solution, thousands separators removed
   ("#### 1,000" -> "1000"); `gsm8k_reasoning` gives the steps before it without the calculator notes
@@ -9,7 +9,8 @@ r"""Reference final answers from each benchmark's native fields (issue 3, item 2
 - AIME: integers, leading zeros dropped ("025" -> "25").
 - AMC: floats written as integers when whole (27.0 -> "27"), else as the shortest float text.
 
-Each function raises `ValueError` with a short reason; the loader adds the file, row and field.
+Each function raises `ValueError` with a short reason; `gtpo.tasks.base.row_answer` turns it into a
+`RowError` and `load_task` adds the file, row and field.
 """
 
 from __future__ import annotations

@@ -17,19 +17,24 @@ Train and test do not overlap: every problem has an arithmetic signature (start,
 a stable hash of it puts the signature in the test bucket (`test_percent` of all signatures) or the
 train bucket, and each split only keeps problems from its own bucket. The two splits also draw from
 different random streams, so a test problem's arithmetic chain never appears in training.
+
+Registered as the generated task ``arith``: `load_task("arith", split, limit=n, seed=s, options={...})`
+is `build_dataset(split, n, s, arith_config(options))`; the options are fields of `ArithConfig`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 
 from datasets import Dataset
 
+from gtpo.tasks.base import Task
+from gtpo.tasks.base import parse_options as parse_options  # re-exported: gtpo.tasks.arith.parse_options
 from gtpo.tasks.prompts import build_prompt, format_completion
+from gtpo.tasks.registry import register_task
 
 SPLITS = ("train", "test")
 
@@ -83,19 +88,6 @@ class ArithConfig:
             raise ValueError(f"ArithConfig.test_percent must be in 1..50, got {self.test_percent}")
         if not 0.0 <= self.answer_noise <= 1.0:
             raise ValueError(f"ArithConfig.answer_noise must be in [0, 1], got {self.answer_noise}")
-
-
-def parse_options(value: dict | str | None, name: str = "task_options") -> dict | None:
-    """A task-options value as given in a recipe or on the command line (a mapping, or JSON text) -> dict
-    or None; errors name `name` and show the expected form."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as err:
-            raise ValueError(f"{name}={value!r}: not a JSON mapping ({err})") from err
-    if value is not None and not isinstance(value, dict):
-        raise ValueError(f"{name}={value!r}: must be a mapping such as {{\"max_steps\": 1}}")
-    return value
 
 
 def arith_config(options: dict | None) -> ArithConfig:
@@ -250,3 +242,20 @@ def corpus(n: int = 2000, seed: int = 0, config: ArithConfig | None = None) -> I
             problem = next(stream)
             yield problem.question
             yield problem.solution
+
+
+def generate(split: str, n: int | None, seed: int, options: dict | None) -> Dataset:
+    """The `arith` task's rows: `build_dataset` with `options` checked as fields of `ArithConfig`."""
+    return build_dataset(split, n=n, seed=seed, config=arith_config(options))
+
+
+TASK = register_task(
+    Task(
+        name="arith",
+        splits=SPLITS,
+        generate=generate,
+        options_type=ArithConfig,
+        has_solutions=True,
+        description="offline multi-step arithmetic word problems, seeded, with reference solutions",
+    )
+)

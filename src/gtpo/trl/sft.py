@@ -14,44 +14,38 @@ learning; nothing here departs from the paper.
   `--resume` continues from the last complete one, metrics.jsonl gets one row per logging step, and
   the run folder ends with run_config.yaml and the final model + tokenizer (with LoRA and
   `merge_lora`, the merged model, ready for `gtpo train` and `gtpo eval`; the adapter in adapter/).
-- `warm_start(model_dir, output_dir, WarmStartConfig)`: the cached arith warm start of `gtpo demo`
-  and `gtpo model tiny`: the same trainer with fixed CPU settings, skipped when `output_dir` already
-  holds the same settings (`warm_start.json`).
+- `cpu_sft_trainer(...)`: the same trainer with fixed CPU settings (float32, cosine schedule, no
+  checkpoints), which the demo's cached warm start (`gtpo.demo.warm_start`) trains with.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import sys
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from gtpo._atomic import staged_folder
-from gtpo.tasks.arith import ArithConfig, build_dataset
-from gtpo.trl.cli import (
+from gtpo.run.arguments import RunArguments, TaskArguments
+from gtpo.run.recipe import (
     RecipeError,
-    _Parser,
+    RecipeParser,
     build,
-    check_model_path,
+    check_model,
     parse_or_help,
     parse_recipe,
     resume_checkpoint,
     write_run_config,
 )
-from gtpo.trl.config import TaskSelection
-from gtpo.trl.safety import AtomicCheckpoints
+from gtpo.trl.guarded import AtomicCheckpoints
 from trl import ModelConfig, SFTConfig, SFTTrainer
 
-INFO_FILE = "warm_start.json"
 PROG = "gtpo sft"
 
 
 @dataclass
-class SFTArguments(TaskSelection):
-    """The task and run section of a `gtpo sft` recipe."""
+class SFTArguments:
+    """`gtpo sft` only: what the run saves at the end."""
 
     merge_lora: bool = field(
         default=True,
@@ -83,27 +77,33 @@ def sft_pairs(dataset):
     )
 
 
-def build_parser() -> _Parser:
-    return _Parser((SFTArguments, SFTConfig, ModelConfig), prog=PROG, allow_abbrev=False)
+SECTIONS = {"task": TaskArguments, "run": RunArguments, "sft": SFTArguments}
 
 
-def parse_args(argv: list[str]) -> tuple[SFTArguments, SFTConfig, ModelConfig]:
+def build_parser() -> RecipeParser:
+    return RecipeParser((*SECTIONS.values(), SFTConfig, ModelConfig), prog=PROG, allow_abbrev=False)
+
+
+def parse_args(argv: list[str]) -> tuple[dict, SFTConfig, ModelConfig]:
+    """(the sections by name: task, run, sft; the SFT config; the model config)."""
     values, _ = parse_recipe(argv, build_parser())
-    return build(SFTArguments, values), build(SFTConfig, values), build(ModelConfig, values)
+    sections = {name: build(cls, values) for name, cls in SECTIONS.items()}
+    return sections, build(SFTConfig, values), build(ModelConfig, values)
 
 
-def run(task: SFTArguments, training: SFTConfig, model: ModelConfig) -> Path:
+def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
     """Load the task, fine-tune, save the final model (merged when LoRA and merge_lora). Returns output_dir."""
     from transformers import AutoTokenizer
 
-    from gtpo.trl.callbacks import SFT_NAMES, RunLogger
-    from gtpo.trl.checkpointing import check_output_dir, estimate_checkpoint_bytes
+    from gtpo.run.checkpoints import check_output_dir, estimate_checkpoint_bytes
+    from gtpo.run.logger import SFT_NAMES, RunLogger
     from trl import get_peft_config, get_quantization_config
 
-    check_model_path(model)
+    task, sft = sections["task"], sections["sft"]
+    check_model(model.model_name_or_path)
     output_dir = Path(training.output_dir)
     check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
-    resume = resume_checkpoint(task, training, output_dir, prog=PROG)
+    resume = resume_checkpoint(sections["run"].resume, training, output_dir, prog=PROG)
     dataset = sft_pairs(task.load())
     init_kwargs = {"revision": model.model_revision, "dtype": model.dtype}
     if model.attn_implementation is not None:
@@ -124,9 +124,9 @@ def run(task: SFTArguments, training: SFTConfig, model: ModelConfig) -> Path:
         peft_config=get_peft_config(model),
     )
     if trainer.accelerator.is_main_process:
-        write_run_config(output_dir / "run_config.yaml", task, training, model)
+        write_run_config(output_dir / "run_config.yaml", {**sections, "model": model}, training, algo="sft")
     trainer.train(resume_from_checkpoint=resume)
-    if model.use_peft and task.merge_lora:
+    if model.use_peft and sft.merge_lora:
         trainer.save_model(str(output_dir / "adapter"))
         if trainer.accelerator.is_main_process:
             merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     args, status = parse_or_help(list(sys.argv[1:] if argv is None else argv), build_parser(), parse_args)
     if args is None:
         return status
+    from gtpo.run.checkpoints import OutputDirError
     from gtpo.tasks import TaskSourceError
-    from gtpo.trl.checkpointing import OutputDirError
 
     try:
         out = run(*args)
@@ -154,53 +154,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# ---- the cached arith warm start (gtpo demo, gtpo model tiny) ------------------------------------------
-@dataclass
-class WarmStartConfig:
-    """Settings of the supervised warm start."""
-
-    steps: int = field(default=300, metadata={"help": "Optimizer steps of supervised fine-tuning."})
-    batch_size: int = field(default=32, metadata={"help": "Sequences per optimizer step."})
-    lr: float = field(default=3e-3, metadata={"help": "Peak learning rate (cosine decay, 5% warmup)."})
-    seed: int = field(default=0, metadata={"help": "Seed of the data order and of the training stream."})
-    n_train: int = field(default=5000, metadata={"help": "Distinct arith train problems to draw from."})
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "n_train"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"WarmStartConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"WarmStartConfig.lr must be > 0, got {self.lr}")
-
-
-def sft_dataset(n: int, seed: int = 0, task_config: ArithConfig | None = None):
-    """`arith` train problems as TRL prompt/completion chat pairs."""
-    return sft_pairs(build_dataset("train", n=n, seed=seed, config=task_config))
-
-
-def _settings(model_dir: Path, config: WarmStartConfig, task_config: ArithConfig) -> dict:
-    source = model_dir / "config.json"
-    return {
-        "source": str(model_dir.resolve()),
-        "source_mtime_ns": source.stat().st_mtime_ns if source.exists() else None,
-        "sft": asdict(config),
-        "task": asdict(task_config),
-    }
-
-
-def make_trainer(
+def cpu_sft_trainer(
     model_dir: str | os.PathLike,
     trainer_dir: str | os.PathLike,
-    config: WarmStartConfig,
+    dataset,
     *,
-    task_config: ArithConfig | None = None,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
     callbacks: list | None = None,
     progress: bool = False,
-):
-    """The `SFTTrainer` of the warm start (CPU, float32, cosine schedule, no checkpoints, no reporting).
-
-    `progress`: show transformers' progress bar (with ETA) and its log lines.
-    """
+) -> SFTTrainer:
+    """An `SFTTrainer` on prompt/completion pairs with fixed CPU settings: float32, cosine schedule with 5%
+    warmup, no weight decay, no checkpoints, no reporting. `progress`: transformers' progress bar (with ETA)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -208,15 +175,15 @@ def make_trainer(
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     args = SFTConfig(
         output_dir=str(trainer_dir),
-        max_steps=config.steps,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.lr,
+        max_steps=steps,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
         lr_scheduler_type="cosine",
-        warmup_steps=max(1, config.steps // 20),
+        warmup_steps=max(1, steps // 20),
         weight_decay=0.0,
-        seed=config.seed,
-        data_seed=config.seed,
-        logging_steps=max(1, config.steps // 10),
+        seed=seed,
+        data_seed=seed,
+        logging_steps=max(1, steps // 10),
         save_strategy="no",
         report_to="none",
         use_cpu=True,
@@ -228,52 +195,7 @@ def make_trainer(
     return SFTTrainer(
         model=model,
         args=args,
-        train_dataset=sft_dataset(config.n_train, config.seed, task_config),
+        train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=callbacks,
     )
-
-
-def warm_start(
-    model_dir: str | os.PathLike,
-    output_dir: str | os.PathLike,
-    config: WarmStartConfig | None = None,
-    *,
-    task_config: ArithConfig | None = None,
-    callbacks: list | None = None,
-    progress: bool = False,
-) -> Path:
-    """Fine-tune the causal LM in `model_dir` on arith solutions; write it to `output_dir` and return it.
-
-    `callbacks` are extra `transformers.TrainerCallback`s; `progress` shows a progress bar with ETA.
-    The folder is written to a temporary sibling and renamed into place.
-    """
-    config = config or WarmStartConfig()
-    task_config = task_config or ArithConfig()
-    model_dir, output_dir = Path(model_dir), Path(output_dir)
-    if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(f"warm_start: {model_dir} has no config.json; pass a saved model folder")
-    settings = _settings(model_dir, config, task_config)
-    info = output_dir / INFO_FILE
-    if info.is_file() and json.loads(info.read_text()) == settings:
-        return output_dir
-    if output_dir.exists() and any(output_dir.iterdir()) and not info.is_file():
-        raise FileExistsError(
-            f"warm_start: {output_dir} is not empty and holds no warm start; pick another folder"
-        )
-
-    with staged_folder(output_dir) as staging:
-        trainer = make_trainer(
-            model_dir,
-            staging / "trainer",
-            config,
-            task_config=task_config,
-            callbacks=callbacks,
-            progress=progress,
-        )
-        trainer.train()
-        shutil.rmtree(staging / "trainer", ignore_errors=True)
-        trainer.model.save_pretrained(staging)
-        trainer.processing_class.save_pretrained(staging)
-        (staging / INFO_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-    return output_dir

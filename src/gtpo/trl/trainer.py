@@ -20,10 +20,10 @@ p-th slice of each global batch, and TRL itself groups the gathered rewards the 
 the weights over the global batch, keeps this process's rows and returns them as a (B, T) tensor,
 which TRL's shuffle and split carry along with the other per-row tensors.
 
-Advantages are TRL's, with one correction: every row of a group whose rewards are all equal gets
-A = 0 exactly. TRL computes R - mean in floating point, which leaves a residue of either sign when the
-rewards are not exactly representable (0.1 x 12 completions, say), and that sign would decide whether
-`entropy_filter: negative_only` drops the group and which of its tokens are "conflicts".
+Advantages are TRL's, with the precision rule of `gtpo.core.constant_groups`: every row of a group
+whose rewards are all equal gets A = 0 exactly (TRL's R - mean leaves a rounding residue of either sign,
+which would decide whether `entropy_filter: negative_only` drops the group and which of its tokens are
+"conflicts").
 
 Tool use (TRL's `tool_mask`, 0 on tool-output tokens inside a completion): conflicts are found on the
 completion's token positions (`completion_mask`, tool tokens included), so the forward and backward
@@ -50,15 +50,16 @@ multiplies the two weights); with num_iterations > 1 the ratio r_{i,t} is PPO-cl
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_callback import ExportableState
 
-from gtpo.core import conflict_tensors, gtpo_loss, mean_entropy
+from gtpo.core import conflict_tensors, constant_groups, gtpo_loss, mean_entropy
 from gtpo.trl.config import GTPOConfig
-from gtpo.trl.safety import GuardedGRPOTrainer
+from gtpo.trl.guarded import GuardedGRPOTrainer
 
 WEIGHTS_KEY = "gtpo_weights"  # (B, T) float, lambda_{i,t}
 CONFLICTS_KEY = "gtpo_conflicts"  # (B, T) bool, conflict tokens
@@ -113,6 +114,10 @@ class GTPOTrainer(GuardedGRPOTrainer):
             raise TypeError(f"GTPOTrainer needs a GTPOConfig, got {type(args).__name__}; use GRPOTrainer for GRPO.")
         callbacks = [*(kwargs.pop("callbacks", None) or []), GTPOState()]
         super().__init__(model, reward_funcs, args=args, callbacks=callbacks, **kwargs)
+        if args.variant_overrides and self.accelerator.is_main_process:
+            overrides = ", ".join(f"{k}={v!r}" for k, v in args.variant_overrides.items())
+            print(f"[gtpo] gtpo_variant={args.gtpo_variant!r}: explicit settings override the variant's defaults: "
+                  f"{overrides}", file=sys.stderr)  # fmt: skip
         if self.ref_model is not None:  # GTPOConfig forbids beta != 0; a guard against future TRL defaults
             raise RuntimeError("GTPO must not load a reference model; check that beta is 0.")
         self.latest_conflict_sample: dict | None = None
@@ -142,12 +147,7 @@ class GTPOTrainer(GuardedGRPOTrainer):
         """A = 0 exactly on this process's rows of groups whose rewards (every reward function's) are all
         equal; unscorable rows (every function returned None, NaN here) do not count and keep TRL's A = 0."""
         rewards = self._gathered_rewards.to(advantages.device)  # (N, K)
-        groups = rewards.view(-1, group_size, rewards.size(1))  # (N/G, G, K)
-        scored = ~groups.isnan().all(dim=2)  # (N/G, G)
-        filled = groups.nan_to_num(0.0)  # a None of one function counts 0, as in TRL's weighted nansum
-        first = filled[torch.arange(groups.size(0)), scored.int().argmax(dim=1)]  # (N/G, K) first scored row
-        equal = ((filled == first.unsqueeze(1)).all(dim=2) | ~scored).all(dim=1)  # (N/G,)
-        constant = equal.repeat_interleave(group_size)  # (N,)
+        constant = constant_groups(rewards, group_size)  # (N,)
         start = self.accelerator.process_index * advantages.size(0)
         local = constant[start : start + advantages.size(0)]  # (B,)
         local = local.view(-1, *([1] * (advantages.dim() - 1)))

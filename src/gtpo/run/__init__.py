@@ -1,0 +1,11 @@
+"""The engine-neutral run layer: what every training command and engine shares.
+
+    gtpo.run.arguments    the recipe's task / reward / guard / run sections (dataclasses)
+    gtpo.run.recipe       YAML + `--field value` parsing, run_config.yaml, resume, model-argument check
+    gtpo.run.rewards      reward names -> registry entries, and the 'module:function' loader
+    gtpo.run.guards       the reward guard (deadline, error counting) and the guard errors
+    gtpo.run.checkpoints  atomic checkpoints, the last complete checkpoint, the output-folder check
+    gtpo.run.logger       metrics.jsonl / conflict_samples.jsonl (a transformers callback)
+    gtpo.run.io           atomic file writes and JSONL reading
+Nothing here imports an RL engine (trl, verl).
+"""

@@ -1,0 +1,154 @@
+"""The engine-neutral sections of a training recipe, one dataclass each (the CLI is generated from them).
+
+    TaskArguments       which problems: task name, split, source, subjects, limit, seed, options
+    RewardArguments     which rewards (registered names or 'module:function') and the answer rule
+    GuardArguments      the run guards: reward deadline, non-finite updates in a row before stopping
+    RunArguments        resuming
+    AlgorithmArguments  `gtpo train` only: the algorithm (GTPO or the GRPO baseline) and its logging
+
+The engine's own configuration (TRL's GRPOConfig / GTPOConfig / SFTConfig, ModelConfig) sits beside
+these in the same flat recipe.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from gtpo.rewards import TOLERANCES, reward_names
+from gtpo.run.guards import MAX_NONFINITE_STEPS, REWARD_TIMEOUT
+from gtpo.tasks import parse_options
+
+ALGOS = ("gtpo", "grpo")  # gtpo train --algo
+CUSTOM_REWARD = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # module:function
+
+
+@dataclass
+class TaskArguments:
+    """Which problems a run trains on (`gtpo.tasks.load_task`)."""
+
+    task: str = field(
+        default="arith",
+        metadata={"help": "Registered task name (gtpo.tasks.task_names(): gsm8k, math, math500, aime24, aime25, "
+                  "amc23, arith, and any registered with gtpo.tasks.register_task)."},
+    )
+    task_split: str = field(default="train", metadata={"help": "Split of the task to train on."})
+    task_source: str | None = field(
+        default=None,
+        metadata={"help": "Where the task's data comes from (a local folder/JSONL file or a hub id); None: the "
+                  "task's default."},
+    )
+    task_subjects: list[str] | None = field(
+        default=None, metadata={"help": "MATH subjects to keep (None: all)."}
+    )
+    task_limit: int | None = field(default=None, metadata={"help": "Use at most this many training problems."})
+    task_seed: int = field(default=0, metadata={"help": "Seed of the task's sampling/shuffling."})
+    task_options: dict | str | None = field(
+        default=None,
+        metadata={"help": "Settings of a generated task, as a mapping (JSON on the command line): for arith the "
+                  "fields of gtpo.tasks.arith.ArithConfig, e.g. {max_steps: 1, max_operand: 5}."},
+    )
+
+    def __post_init__(self) -> None:
+        self.task_options = parse_options(self.task_options)
+        if self.task_limit is not None and self.task_limit < 1:
+            raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")
+
+    def load(self):
+        """The selected problems (`gtpo.tasks.load_task`)."""
+        from gtpo.tasks import load_task
+
+        return load_task(
+            self.task, self.task_split, source=self.task_source, subjects=self.task_subjects,
+            limit=self.task_limit, seed=self.task_seed, options=self.task_options,
+        )  # fmt: skip
+
+
+@dataclass
+class RewardArguments:
+    """Which rewards a run sums (weights: the engine's `reward_weights`)."""
+
+    rewards: list[str] = field(
+        default_factory=lambda: ["format", "correctness"],
+        metadata={
+            "help": "Reward functions, summed with reward_weights: registered names ('format': the paper's 0..10 "
+            "formatting score; 'correctness': 10 if formatted and the answer matches, else 0; any added with "
+            "gtpo.rewards.register_reward), or your own as 'module:function' (importable; "
+            "function(completion) -> float or function(completion, answer) -> float)."
+        },
+    )
+    answer_tolerance: str = field(
+        default="strict",
+        metadata={"help": "Numeric rule of the 'correctness' reward: 'strict' (equal values only: 0.5 = \\frac12, "
+                  "0.14 != 0.15) or 'paper' (the authors' absolute 1e-2 rule, which also equates 0 and 0.0000672); "
+                  "see docs/tasks-and-rewards.md."},
+    )
+
+    def __post_init__(self) -> None:
+        known = reward_names()
+        unknown = [name for name in self.rewards if name not in known and not CUSTOM_REWARD.match(name)]
+        if unknown or not self.rewards:
+            raise ValueError(
+                f"rewards={self.rewards!r}: unknown or empty; use a non-empty list of registered rewards "
+                f"({', '.join(known)}) or 'module:function' names of your own reward functions."
+            )
+        if self.answer_tolerance not in TOLERANCES:
+            raise ValueError(f"answer_tolerance={self.answer_tolerance!r}: use 'strict' (equal values, the default) "
+                             "or 'paper' (the authors' absolute 1e-2 rule).")
+
+
+@dataclass
+class GuardArguments:
+    """The run guards (docs/guards.md)."""
+
+    reward_timeout: float | None = field(
+        default=REWARD_TIMEOUT,
+        metadata={"help": "Deadline in seconds of one reward-function call on a batch; a call past it scores its "
+                  "completions 0 (counted in reward_errors). null: no deadline."},
+    )
+    max_nonfinite_steps: int = field(
+        default=MAX_NONFINITE_STEPS,
+        metadata={"help": "Updates with a NaN/inf loss or gradient are skipped (never applied); after this many in "
+                  "a row the run saves a checkpoint of the last finite parameters and stops."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.reward_timeout is not None and not self.reward_timeout > 0:
+            raise ValueError(f"reward_timeout={self.reward_timeout}: must be > 0 seconds (or null for no deadline).")
+        if self.max_nonfinite_steps < 1:
+            raise ValueError(f"max_nonfinite_steps={self.max_nonfinite_steps}: must be >= 1 "
+                             f"(default {MAX_NONFINITE_STEPS}).")  # fmt: skip
+
+
+@dataclass
+class RunArguments:
+    """Resuming a run (`gtpo train` and `gtpo sft`)."""
+
+    resume: str | None = field(
+        default=None,
+        metadata={"help": "Resume from the last complete checkpoint in output_dir ('last', or a bare --resume; "
+                  "starts at step 0 if there is none) or from the checkpoint folder given."},
+    )
+
+
+@dataclass
+class AlgorithmArguments:
+    """`gtpo train`: which algorithm trains, and what it logs besides the metrics."""
+
+    algo: str = field(
+        default="gtpo",
+        metadata={
+            "help": "Training algorithm: 'gtpo' (GTPOTrainer) or 'grpo' (TRL's GRPOTrainer unchanged, the "
+            "baseline; beta > 0 adds the KL term to a frozen reference model).",
+            "choices": list(ALGOS),
+        },
+    )
+    conflict_samples: bool = field(
+        default=True,
+        metadata={"help": "GTPO runs: write one group's tokens and conflict weights per logging step to "
+                  "OUTPUT/conflict_samples.jsonl."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGOS:
+            raise ValueError(f"algo={self.algo!r}: unknown algorithm; use one of {', '.join(ALGOS)}.")

@@ -1,0 +1,172 @@
+"""`gtpo train RECIPE.yaml [--field value ...]`: GTPO or the GRPO baselines from a YAML recipe.
+
+One parser over the recipe's sections, in TRL's flat convention (`gtpo.run.recipe`): the engine-neutral
+`TaskArguments`, `RewardArguments`, `GuardArguments`, `RunArguments` and `AlgorithmArguments`
+(`gtpo.run.arguments`), then `GTPOConfig` (TRL's GRPOConfig + the GTPO fields) and TRL's
+`ModelConfig` (model path or hub id, dtype, LoRA, 4/8-bit). The command line overrides the recipe.
+
+Before anything heavy loads, the model argument and the run folder are checked (writable, room for a
+checkpoint: `gtpo.run.checkpoints.check_output_dir`). `--resume` (bare, or `--resume PATH`)
+continues from the last complete checkpoint; checkpoints are written atomically.
+
+`--algo gtpo` trains `GTPOTrainer`; `--algo grpo` trains TRL's `GRPOTrainer` unchanged (beta = 0, or
+beta > 0 with a frozen reference model) with the same recipe, rewards and logging, so runs compare
+like for like. The run folder (`output_dir`) receives run_config.yaml, metrics.jsonl,
+conflict_samples.jsonl (GTPO), checkpoint-*/ and the final model and tokenizer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from gtpo.run.arguments import (
+    AlgorithmArguments,
+    GuardArguments,
+    RewardArguments,
+    RunArguments,
+    TaskArguments,
+)
+from gtpo.run.recipe import (
+    RecipeError,
+    RecipeParser,
+    build,
+    check_model,
+    parse_or_help,
+    parse_recipe,
+    resume_checkpoint,
+    write_run_config,
+)
+from gtpo.trl.config import GTPOConfig
+from trl import GRPOConfig, ModelConfig
+
+PROG = "gtpo train"
+SECTIONS = {"task": TaskArguments, "rewards": RewardArguments, "guards": GuardArguments, "run": RunArguments,
+            "algorithm": AlgorithmArguments}  # fmt: skip
+GTPO_ONLY_FIELDS = {f.name for f in dataclasses.fields(GTPOConfig)} - {f.name for f in dataclasses.fields(GRPOConfig)}
+
+
+@dataclasses.dataclass
+class TrainArgs:
+    """A parsed `gtpo train` command: the engine-neutral sections, the training config (GTPOConfig for
+    gtpo, GRPOConfig for grpo), the model config, and the fields the recipe or command line set."""
+
+    task: TaskArguments
+    rewards: RewardArguments
+    guards: GuardArguments
+    run: RunArguments
+    algorithm: AlgorithmArguments
+    training: GRPOConfig
+    model: ModelConfig
+    explicit: dict[str, Any]
+
+    @property
+    def sections(self) -> dict[str, Any]:
+        """The engine-neutral sections by name (as run_config.yaml records them)."""
+        return {name: getattr(self, name) for name in SECTIONS}
+
+
+def build_parser() -> RecipeParser:
+    return RecipeParser((*SECTIONS.values(), GTPOConfig, ModelConfig), prog=PROG, allow_abbrev=False)
+
+
+def parse_args(argv: list[str]) -> TrainArgs:
+    values, explicit = parse_recipe(argv, build_parser())
+    sections = {name: build(cls, values) for name, cls in SECTIONS.items()}
+    model = build(ModelConfig, values)
+    if sections["algorithm"].algo == "gtpo":
+        training = build(GTPOConfig, values)
+    else:
+        set_gtpo = sorted(GTPO_ONLY_FIELDS & set(explicit))
+        if set_gtpo:
+            print(f"{PROG}: --algo grpo ignores the GTPO fields {set_gtpo}", file=sys.stderr)
+        names = [f.name for f in dataclasses.fields(GRPOConfig) if f.init]
+        if values.get("scale_rewards") is None:  # unset: GTPO takes it from gtpo_variant, GRPO keeps TRL's default
+            names.remove("scale_rewards")
+        training = build(GRPOConfig, values, names)  # loss_type keeps GTPOConfig's default 'grpo' unless set
+    return TrainArgs(**sections, training=training, model=model, explicit=explicit)
+
+
+def train(args: TrainArgs) -> Path:
+    """Build the dataset, rewards, trainer and callbacks; train; save the final model. Returns output_dir."""
+    from transformers import AutoTokenizer
+
+    from gtpo.run.checkpoints import check_output_dir, estimate_checkpoint_bytes
+    from gtpo.run.logger import RunLogger
+    from gtpo.trl.guarded import GuardedGRPOTrainer
+    from gtpo.trl.rewards import reward_funcs
+    from gtpo.trl.trainer import GTPOTrainer
+    from trl import get_peft_config, get_quantization_config
+
+    training, model = args.training, args.model
+    check_model(model.model_name_or_path)
+    output_dir = Path(training.output_dir)
+    check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
+    resume = resume_checkpoint(args.run.resume, training, output_dir, prog=PROG)
+    try:
+        funcs = reward_funcs(args.rewards.rewards, args.rewards.answer_tolerance)
+    except ValueError as err:
+        raise RecipeError(str(err)) from err
+    dataset = args.task.load()
+    if training.reward_weights is not None and len(training.reward_weights) != len(args.rewards.rewards):
+        raise RecipeError(
+            f"reward_weights={training.reward_weights}: one weight per reward in rewards={args.rewards.rewards}"
+        )
+    init_kwargs = {"revision": model.model_revision, "dtype": model.dtype}
+    if model.attn_implementation is not None:
+        init_kwargs["attn_implementation"] = model.attn_implementation
+    training.model_init_kwargs = {**init_kwargs, **(training.model_init_kwargs or {})}
+    tokenizer = AutoTokenizer.from_pretrained(
+        model.model_name_or_path, revision=model.model_revision, padding_side="left", truncation_side="left",
+        trust_remote_code=training.trust_remote_code,
+    )  # fmt: skip
+    logger = RunLogger(output_dir, tokenizer=tokenizer)
+    trainer_cls = GTPOTrainer if args.algorithm.algo == "gtpo" else GuardedGRPOTrainer
+    trainer = trainer_cls(
+        model=model.model_name_or_path,
+        reward_funcs=funcs,
+        max_nonfinite_steps=args.guards.max_nonfinite_steps,
+        reward_timeout=args.guards.reward_timeout,
+        args=training,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[logger],
+        peft_config=get_peft_config(model),
+        quantization_config=get_quantization_config(model),
+    )
+    if isinstance(trainer, GTPOTrainer) and args.algorithm.conflict_samples:
+        logger.sample_source = lambda: trainer.latest_conflict_sample
+    if trainer.accelerator.is_main_process:
+        write_run_config(output_dir / "run_config.yaml", {**args.sections, "model": model}, training,
+                         algo=args.algorithm.algo)  # fmt: skip
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(str(output_dir))
+    return output_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, status = parse_or_help(list(sys.argv[1:] if argv is None else argv), build_parser(), parse_args)
+    if args is None:
+        return status
+    from gtpo.run.checkpoints import OutputDirError
+    from gtpo.run.guards import RunGuardError
+    from gtpo.tasks import TaskSourceError
+
+    try:
+        out = train(args)
+    except (RecipeError, OutputDirError, TaskSourceError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except RunGuardError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"{PROG}: done; run folder {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
