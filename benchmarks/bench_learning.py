@@ -47,6 +47,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from gtpo.core import PAPER_THRESHOLD
 from gtpo.eval.metrics import paired_difference, per_problem_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +92,7 @@ SUITES["variants"] = {
     "grpo": ["--algo", "grpo", "--beta", "0.0"],
     # the reference-code preset with one of its differences put back to the paper's choice
     "ref-scale=group": [*REF, "--scale_rewards", "group"],
-    "ref-filter=auto": [*REF, "--entropy_filter", "auto", "--entropy_threshold", "0.6931471805599453"],
+    "ref-filter=auto": [*REF, "--entropy_filter", "auto", "--entropy_threshold", repr(PAPER_THRESHOLD)],
     "ref-union": [*REF, "--conflict_combine", "union"],
     "ref-no-norm": [*REF, "--normalize_by_conflicts", "false"],
     "ref-exact-count": [*REF, "--conflict_count", "exact"],
@@ -168,8 +169,9 @@ def run_one(spec: dict) -> None:
     import torch
 
     torch.set_num_threads(spec.get("threads", 1))
-    from gtpo.eval import evaluate
-    from gtpo.tasks.arith import arith_config, build_dataset
+    from gtpo.demo import evaluate_heldout
+    from gtpo.run.io import read_jsonl
+    from gtpo.tasks.arith import arith_config
     from gtpo.trl import train as train_cli
 
     run = Path(spec["dir"])
@@ -187,15 +189,12 @@ def run_one(spec: dict) -> None:
     times["train_s"] = time.perf_counter() - start
     start = time.perf_counter()
     e = spec["eval"]
-    test = build_dataset("test", n=e["problems"], seed=0, config=arith_config(e.get("task_options")))
     with open(run / "eval.log", "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        summary = evaluate(str(train_dir), "arith", run / "eval", dataset=test, n=e["samples"],
-                           k=e["k"], temperature=1.0, top_p=1.0, max_new_tokens=e["max_new_tokens"],
-                           batch_size=64, seed=0, backend="hf", dtype="float32", show_progress=False)  # fmt: skip
+        summary = evaluate_heldout([str(train_dir)], run / "eval", task_config=arith_config(e.get("task_options")),
+                                   problems=e["problems"], samples=e["samples"], max_new_tokens=e["max_new_tokens"],
+                                   seed=0, show_progress=False)  # fmt: skip
     times["eval_s"] = time.perf_counter() - start
-    metrics = [
-        json.loads(line) for line in (train_dir / "metrics.jsonl").read_text().splitlines() if line.strip()
-    ]
+    metrics = read_jsonl(train_dir / "metrics.jsonl", torn="error")
     done = {"name": spec["name"], "seed": spec["seed"], "argv": spec["argv"], "code": code, "eval": summary["results"][0],
             "metrics": metrics, **times}  # fmt: skip
     for stale in train_dir.glob("checkpoint-*"):
@@ -279,19 +278,18 @@ def launch(spec: dict) -> dict:
 
 def evaluate_start(args: argparse.Namespace, start: Path, spec: dict) -> dict:
     """Held-out scores of the warm start itself (same test set and sampling as the runs)."""
-    from gtpo.eval import evaluate
-    from gtpo.tasks.arith import arith_config, build_dataset
+    from gtpo.demo import evaluate_heldout
+    from gtpo.tasks.arith import arith_config
 
     e = spec["eval"]
     tag = hashlib.sha256(json.dumps({**e, "code": code_hash()}).encode()).hexdigest()[:8]
     folder = Path(args.out) / "runs" / f"start-{tag}"
     if not (folder / "summary.json").is_file():
-        test = build_dataset("test", n=e["problems"], seed=0, config=arith_config(e.get("task_options")))
         with open(Path(args.out) / "start-eval.log", "w") as log, contextlib.redirect_stdout(log), \
                 contextlib.redirect_stderr(log):  # fmt: skip
-            evaluate(str(start), "arith", folder, dataset=test, n=e["samples"], k=e["k"], temperature=1.0,
-                     top_p=1.0, max_new_tokens=e["max_new_tokens"], batch_size=64, seed=0, backend="hf",
-                     dtype="float32", show_progress=False)  # fmt: skip
+            evaluate_heldout([str(start)], folder, task_config=arith_config(e.get("task_options")),
+                             problems=e["problems"], samples=e["samples"], max_new_tokens=e["max_new_tokens"],
+                             seed=0, show_progress=False)  # fmt: skip
     return json.loads((folder / "summary.json").read_text())["results"][0]
 
 

@@ -126,3 +126,12 @@ def test_correctness_reward_uses_the_answer_tolerance():
     assert strict.__name__ == paper.__name__ == "correctness"  # TRL logs rewards/correctness/mean for both
     assert strict([text], answer=[".0000672"]) == [0.0]
     assert paper([text], answer=[".0000672"]) == [10.0]
+
+
+def test_a_new_variant_is_one_entry(tmp_path, monkeypatch):
+    from gtpo.core import variants
+
+    entry = {**variants.VARIANTS["paper"], "scale_rewards": "none"}
+    monkeypatch.setitem(variants.VARIANTS, "no_std", entry)
+    config = make(tmp_path, gtpo_variant="no_std")
+    assert (config.scale_rewards, config.entropy_filter, config.variant_overrides) == ("none", "auto", {})

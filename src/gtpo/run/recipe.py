@@ -7,7 +7,8 @@ and the command line wins. Unknown keys and wrong types are errors that name the
 closest field name as a hint). An `env:` mapping in the recipe sets environment variables (TRL's
 convention).
 
-Also here, shared by the commands: `--help` handling (`parse_or_help`), the resolved
+Also here, shared by the commands: `run_command` (help, parse, run, errors and exit status),
+`--help` handling (`parse_or_help`), the resolved
 `run_config.yaml` (`write_run_config`), the checkpoint to resume from (`resume_checkpoint`: `--resume`
 = the last complete checkpoint, or a given one), and `check_model`, the model-argument check.
 """
@@ -187,3 +188,27 @@ def check_model(name: str | None, option: str = "model_name_or_path") -> None:
         check_model_source(name, option)
     except ModelSourceError as err:
         raise RecipeError(str(err)) from None
+
+
+def run_command(argv: list[str] | None, parser: HfArgumentParser, parse, execute) -> int:
+    """A training command from start to end: `--help`, `parse(argv)`, then `execute(parsed) -> output_dir`.
+    Bad input (recipe, output folder, task data) is reported on stderr with exit status 2; a run guard
+    that stopped the run, with status 1."""
+    from gtpo.run.checkpoints import OutputDirError
+    from gtpo.run.guards import RunGuardError
+    from gtpo.tasks import TaskSourceError
+
+    parsed, status = parse_or_help(list(sys.argv[1:] if argv is None else argv), parser, parse)
+    if parsed is None:
+        return status
+    try:
+        out = execute(parsed)
+    except (RecipeError, OutputDirError, TaskSourceError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    except RunGuardError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"{parser.prog}: done; run folder {out}")
+    return 0

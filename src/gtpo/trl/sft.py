@@ -21,7 +21,6 @@ learning; nothing here departs from the paper.
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +31,9 @@ from gtpo.run.recipe import (
     RecipeParser,
     build,
     check_model,
-    parse_or_help,
     parse_recipe,
     resume_checkpoint,
+    run_command,
     write_run_config,
 )
 from gtpo.trl.guarded import AtomicCheckpoints
@@ -138,20 +137,7 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, status = parse_or_help(list(sys.argv[1:] if argv is None else argv), build_parser(), parse_args)
-    if args is None:
-        return status
-    from gtpo.run.checkpoints import OutputDirError
-    from gtpo.tasks import TaskSourceError
-
-    try:
-        out = run(*args)
-    except (RecipeError, OutputDirError, TaskSourceError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"{PROG}: done; run folder {out}")
-    return 0
+    return run_command(argv, build_parser(), parse_args, lambda parsed: run(*parsed))
 
 
 def cpu_sft_trainer(

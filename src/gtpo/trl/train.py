@@ -18,7 +18,6 @@ conflict_samples.jsonl (GTPO), checkpoint-*/ and the final model and tokenizer.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,9 +34,9 @@ from gtpo.run.recipe import (
     RecipeParser,
     build,
     check_model,
-    parse_or_help,
     parse_recipe,
     resume_checkpoint,
+    run_command,
     write_run_config,
 )
 from gtpo.trl.config import GTPOConfig
@@ -148,24 +147,7 @@ def train(args: TrainArgs) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, status = parse_or_help(list(sys.argv[1:] if argv is None else argv), build_parser(), parse_args)
-    if args is None:
-        return status
-    from gtpo.run.checkpoints import OutputDirError
-    from gtpo.run.guards import RunGuardError
-    from gtpo.tasks import TaskSourceError
-
-    try:
-        out = train(args)
-    except (RecipeError, OutputDirError, TaskSourceError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except RunGuardError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 1
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"{PROG}: done; run folder {out}")
-    return 0
+    return run_command(argv, build_parser(), parse_args, train)
 
 
 if __name__ == "__main__":
