@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test test-slow test-all lint bench clean smollm2 smollm2-deps
+.PHONY: setup demo test test-slow test-all lint bench clean smollm2 smollm2-deps verl test-verl
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,26 @@ smollm2-deps: $(STAMP)
 smollm2: smollm2-deps
 	$(VENV)/bin/gtpo model smollm2-135m-instruct $(SMOLLM2_DIR)
 
+# verl (GTPO as a verl advantage estimator, gtpo.verl) in its own venv: verl 0.9.1 needs transformers < 5.11,
+# which cannot share .venv. torch first (the pinned CPU build), then verl and gtpo (without its own pins).
+VERL_VENV ?= .venv-verl
+VERL_PY := $(VERL_VENV)/bin/python
+VERL_STAMP := $(VERL_VENV)/.gtpo-installed
+$(VERL_STAMP): pyproject.toml
+	@test -x $(VERL_PY) || $(PYTHON) -m venv $(VERL_VENV)
+	$(VERL_PY) -m pip --disable-pip-version-check -q install torch==2.13.0
+	$(VERL_PY) -m pip --disable-pip-version-check -q install verl==0.9.1 pytest pytest-timeout
+	$(VERL_PY) -m pip --disable-pip-version-check -q install --no-deps -e .
+	$(VERL_PY) -m pip --disable-pip-version-check -q install math-verify datasets
+	@touch $(VERL_STAMP)
+
+verl: $(VERL_STAMP)
+
+test-verl: $(VERL_STAMP)
+	$(VERL_PY) -m pytest -p no:cacheprovider tests/verl $(ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(VERL_VENV) build dist src/*.egg-info .pytest_cache

@@ -9,7 +9,7 @@ the reference verbatim up to 45%, 20% an equivalent rewrite ("1,000", "$18", "18
 ``\\boxed{...}``, ``$...$``, ``\\dfrac`` for ``\\frac``), 20% wrong (+1 on numbers, an extra ``+1``
 on expressions), 10% malformed (no tags, unclosed answer, text after the answer), 5% without a
 reasoning block. Each configuration scores the same completions with
-`format_reward_func` + `correctness_reward_func` in batches of `--batch` (a TRL step), after a
+`format_reward` per completion + `correctness_scores` in batches of `--batch` (a TRL step), after a
 warm-up batch (worker start-up is timed separately). Prints a markdown table.
 """
 
@@ -22,7 +22,7 @@ import random
 import time
 from pathlib import Path
 
-from gtpo.rewards import Grader, correctness_reward_func, format_reward_func
+from gtpo.rewards import Grader, correctness_scores, format_reward
 from gtpo.tasks import load_task
 
 HOSTILE = [
@@ -95,12 +95,12 @@ def build_completions(data: Path, n: int, seed: int, args_hostile: float) -> tup
 
 def run(grader: Grader, completions: list[str], refs: list[str], batch: int) -> tuple[float, float]:
     """(seconds for everything, mean correctness reward) after one warm-up batch."""
-    correctness_reward_func(completions[:batch], refs[:batch], grader=grader)
+    correctness_scores(completions[:batch], refs[:batch], grader=grader)
     start = time.perf_counter()
     total = 0.0
     for i in range(0, len(completions), batch):
-        format_reward_func(completions[i : i + batch])
-        total += sum(correctness_reward_func(completions[i : i + batch], refs[i : i + batch], grader=grader))
+        [format_reward(c) for c in completions[i : i + batch]]
+        total += sum(correctness_scores(completions[i : i + batch], refs[i : i + batch], grader=grader))
     return time.perf_counter() - start, total / len(completions)
 
 

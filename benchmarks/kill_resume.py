@@ -1,5 +1,5 @@
 """Kill `gtpo train` with SIGKILL (alternately at a random moment and while a checkpoint is being written), resume it with --resume each time, and compare the
-result with an uninterrupted run of the same seed (docs/reliability.md, "Random kills").
+result with an uninterrupted run of the same seed (docs/guards.md, "Random kills").
 
     python benchmarks/kill_resume.py --model runs/tiny-model --kills 8 --out /tmp/kill-resume
 

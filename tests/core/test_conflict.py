@@ -84,14 +84,14 @@ def test_product_hand_worked_group():
     product = conflict_weights(ids, mask, adv, 4, combine="product")
     assert torch.equal(union, torch.tensor([[2.0, 2, 0], [0, 0, 0], [1, 1, 1], [2, 1, 2]]))
     assert torch.equal(product, torch.tensor([[4.0, 4, 0], [0, 0, 0], [1, 1, 1], [2, 1, 2]]))
-    # counts: true = conflict tokens per row: 2, 2, 0, 2.
+    # counts: exact = conflict tokens per row: 2, 2, 0, 2.
     # reference_code = |forward flags OR backward flags in backward coordinates|: r0 {0,1} | {0,1} = 2,
     # r1 the same, r3 {t0} | {s0} -> index 0 twice -> 1 (its two conflict tokens count once)
     assert conflict_counts(ids, mask, adv, 4).tolist() == [2.0, 2.0, 0.0, 2.0]
     assert conflict_counts(ids, mask, adv, 4, count="reference_code").tolist() == [2.0, 2.0, 0.0, 1.0]
 
 
-def test_reference_count_of_the_issue_example():
+def test_reference_count_when_the_negative_conflict_is_its_last_token():
     # positive [1], negative [0, 1, 0, 1] (pad 5): the negative row's conflict is its last token
     # (backward s = 0); the reference code marks index 0 instead, the count is 1 either way
     ids = _t([[1, 5, 5, 5], [0, 1, 0, 1]])

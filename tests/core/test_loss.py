@@ -70,7 +70,7 @@ def test_normalize_by_conflicts_quirk():
         LOGPS, ADV, MASK, WEIGHTS, ENTROPY, initial_entropy=0.5, conflict_mask=conflicts, normalize_by_conflicts=True
     )
     torch.testing.assert_close(loss, torch.tensor(-0.184167), atol=1e-6, rtol=0)
-    # metrics now use the given mask: pos r0 2 + r2 0 of 4 valid = 0.5
+    # with conflict_mask given, the metrics count it: pos r0 2 + r2 0 of 4 valid = 0.5
     torch.testing.assert_close(metrics["conflict_frac_pos"], torch.tensor(0.5))
     with pytest.raises(ValueError, match="needs conflict_mask"):
         gtpo_loss(LOGPS, ADV, MASK, WEIGHTS, ENTROPY, initial_entropy=0.5, normalize_by_conflicts=True)

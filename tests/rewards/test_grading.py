@@ -1,4 +1,5 @@
-"""answer_matches truth table, the fast path, and the worker pool's deadlines from any thread."""
+"""answer_matches on tables of answer pairs (equivalent under both numeric rules, under neither, only under
+"paper"), the fast path, and the worker pool's deadlines from any thread."""
 
 from __future__ import annotations
 

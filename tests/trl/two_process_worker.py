@@ -1,4 +1,4 @@
-"""Run by `torchrun --nproc_per_node 2` (gloo, CPU) from test_trl_distributed.py.
+"""Run by `torchrun --nproc_per_node 2` (gloo, CPU) from test_distributed.py.
 
 A real `trainer.train()` of 2 optimizer steps on 2 processes: accelerate shards TRL's sampler itself
 (nothing is sliced by hand), one generation batch of 3 prompts x G = 4 = 12 rows serves

@@ -19,7 +19,8 @@ r"""Answer equivalence: a fast exact path, then math-verify (symbolic), never `e
 4. Otherwise: undecided (None), and `symbolic_match` runs math-verify.
 
 Departure from the authors' code: the spec notes they also accept *string containment* in the
-reference; we do not, because it makes "5" match "50" (the issue's truth table forbids that).
+reference; we do not, because it makes "5" match "50" and "15" match "150", pairs that must not match
+under either numeric rule.
 
 `symbolic_match(pred, ref, timeout, tolerance)` wraps both sides as ``$...$`` LaTeX, parses them and
 calls `math_verify.verify(gold=ref, target=pred)` (floats rounded to 12 decimals under "strict", its

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from gtpo.core import COMBINES, COUNTS, FILTER_MODES, SCALES, SCOPES, VARIANTS
 from trl import GRPOConfig
 
-RENAMED_VALUES = {"conflict_count": {"true": "exact"}}  # old spelling -> current, refused with a pointer
+RENAMED_VALUES = {"conflict_count": {"true": "exact"}}  # a spelling refused with a pointer to the value's name
 
 
 @dataclass
