@@ -1,14 +1,239 @@
-"""GTPOTrainer's two hooks on the tiny model, with scripted completions of known structure."""
+"""GTPOTrainer's hooks.
+
+Model-free tests build the trainer as TRL's own loss-dispatch tests do: `object.__new__(GTPOTrainer)` with
+only the attributes a hook reads, set to small stand-ins (one process's accelerator, `_metrics`, the
+GTPOState callback, `model.training`). They pin the numbers that comparisons rest on: constant-reward
+groups get A = 0 exactly, the logged conflict shares are ratios of summed counts over the logging window,
+and <H>_ini is the first training batch's mean completion entropy. The tests after them run the hooks on
+the tiny model with scripted completions of known structure (test_trainer_metrics.py checks the same
+numbers end to end on the tiny model)."""
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
+from types import SimpleNamespace
+
 import pytest
 import torch
+from transformers import TrainerCallback
+from trl.trainer.utils import nanstd
 
 from gtpo.core import conflict_mask, conflict_weights, gtpo_loss, mean_entropy, token_entropy
-from gtpo.trl.trainer import CONFLICTS_KEY, WEIGHTS_KEY
+from gtpo.trl.guarded import GuardedGRPOTrainer
+from gtpo.trl.trainer import CONFLICTS_KEY, COUNT_PREFIX, WEIGHTS_KEY, GTPOState, GTPOTrainer
 
 
+# ---- model-free stand-ins ---------------------------------------------------------------------------
+class _Accelerator:
+    """Process `process_index` of `num_processes`: gather and padding return this process's tensor, and
+    reduce(sum) adds the `others` tensors (the other processes' values) to it: exact for one process."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, process_index=0, num_processes=1, others=()):
+        self.process_index, self.num_processes, self.others = process_index, num_processes, others
+        self.is_main_process = process_index == 0
+
+    def gather(self, tensor):
+        return tensor
+
+    def pad_across_processes(self, tensor, dim=0, pad_index=0):
+        return tensor
+
+    def reduce(self, tensor, reduction="sum"):
+        assert reduction == "sum"
+        return tensor + sum(self.others)
+
+
+def _bare_trainer(*, training=True, **accelerator):
+    trainer = object.__new__(GTPOTrainer)
+    trainer.accelerator = _Accelerator(**accelerator)
+    trainer.model = SimpleNamespace(training=training)
+    trainer.callback_handler = SimpleNamespace(callbacks=[TrainerCallback(), GTPOState()])
+    trainer._metrics = defaultdict(lambda: defaultdict(list))
+    return trainer
+
+
+def _trl_advantages(rewards_per_func, group_size, weights=(1.0,)):
+    """TRL 1.16's advantages (sum_then_normalize, scale_rewards 'group'): R = weighted nansum over the
+    functions, NaN on unscorable rows (left out of the group's nanmean and nanstd), A = (R - mean) / (std + 1e-4),
+    then NaN -> 0."""
+    rewards = (rewards_per_func * torch.tensor(weights)).nansum(1)  # (N,)
+    rewards[rewards_per_func.isnan().all(1)] = math.nan
+    grouped = rewards.view(-1, group_size)  # (N/G, G)
+    centred = grouped - grouped.nanmean(1, keepdim=True)
+    return (centred / (nanstd(grouped, dim=1, keepdim=True) + 1e-4)).nan_to_num(0.0).view(-1)  # (N,)
+
+
+def _zeroed(trainer, rewards_per_func, group_size, advantages):
+    trainer._gathered_rewards = rewards_per_func
+    return trainer._zero_constant_groups(advantages, group_size)
+
+
+# Rewards of one group of G = 12. TRL's float32 mean of twelve 0.1f = 0.1000000015 accumulates rounding
+# (here it comes out 0.1f + 2^-26): R - mean = -2^-26 ~ -1.5e-8 on every row, and / (std + 1e-4) ~ -1.5e-4,
+# so every row of the constant group would count as negative. [0.3, 0.1] * 6: mean 0.2, sample std
+# sqrt(12 * 0.01 / 11) = 0.104447, A = +-0.1 / (0.104447 + 1e-4) = +-0.956511.
+CONSTANT = [[0.1]] * 12
+MIXED = [[0.3], [0.1]] * 6
+MIXED_A = 0.956511
+
+
+def test_constant_group_gets_exactly_zero_where_trl_leaves_a_residue():
+    rewards = torch.tensor(CONSTANT + MIXED)  # (24, 1): group 0 constant, group 1 mixed
+    trl = _trl_advantages(rewards, 12)
+    assert (trl[:12] != 0).all()  # TRL's residue
+    out = _zeroed(_bare_trainer(), rewards, 12, trl)
+    assert torch.equal(out[:12], torch.zeros(12))
+    assert torch.equal(out[12:], trl[12:])  # the mixed group keeps TRL's advantages
+    torch.testing.assert_close(out[12:], torch.tensor([MIXED_A, -MIXED_A] * 6), rtol=1e-5, atol=0)
+
+
+def test_unscorable_rows_do_not_break_a_constant_group():
+    # row 5 is unscorable (NaN): the eleven scored rows are all 0.1, so the group is constant; TRL leaves
+    # the same residue on the scored rows (its nanmean of eleven 0.1f) and 0 on the NaN row
+    rewards = torch.tensor(CONSTANT[:5] + [[math.nan]] + CONSTANT[6:] + MIXED[:5] + [[math.nan]] + MIXED[6:])
+    trl = _trl_advantages(rewards, 12)
+    assert (trl[:5] != 0).all() and trl[5] == 0
+    out = _zeroed(_bare_trainer(), rewards, 12, trl)
+    assert torch.equal(out[:12], torch.zeros(12))
+    assert torch.equal(out[12:], trl[12:]) and (out[12:17] != 0).all()  # a NaN row keeps a mixed group mixed
+
+
+def test_with_two_reward_functions_a_group_is_constant_only_when_every_function_is():
+    # weights (1, 2). group 0: both functions constant (0.1, 0.35): R = 0.1 + 2 * 0.35 = 0.8 on every row,
+    # TRL's residue ~ -1.2e-3 -> 0.
+    # group 1: function 1 constant, function 2 mixed: R = 1 + 2 * [1, 0] * 6 = [3, 1] * 6, mean 2,
+    # std sqrt(12 * 1 / 11) = 1.044466, A = +-1 / (1.044466 + 1e-4) = +-0.957335, kept.
+    # group 2: rows (1, 0) and (0, 1): the unweighted sums are equal, but the weighted ones R = [1, 2] * 6:
+    # mean 1.5, std sqrt(12 * 0.25 / 11) = 0.522233, A = -+0.5 / (0.522233 + 1e-4) = -+0.957244, kept.
+    rewards = torch.tensor([[0.1, 0.35]] * 12 + [[1.0, 1.0], [1.0, 0.0]] * 6 + [[1.0, 0.0], [0.0, 1.0]] * 6)
+    trl = _trl_advantages(rewards, 12, weights=(1.0, 2.0))
+    assert (trl[:12] != 0).all()
+    out = _zeroed(_bare_trainer(), rewards, 12, trl)
+    assert torch.equal(out[:12], torch.zeros(12))
+    assert torch.equal(out[12:], trl[12:])
+    a, b = 0.957335, 0.957244
+    torch.testing.assert_close(out[12:], torch.tensor([a, -a] * 6 + [-b, b] * 6), rtol=1e-5, atol=0)
+
+
+def test_zero_constant_groups_takes_this_process_rows():
+    # 4 groups of 12 over 2 processes of 24 rows: process 0 holds groups 0 (mixed) and 1 (constant),
+    # process 1 groups 2 (constant) and 3 (mixed); process 1's advantages are TRL's rows 24..47
+    rewards = torch.tensor(MIXED + CONSTANT + CONSTANT + MIXED)  # (48, 1)
+    trl = _trl_advantages(rewards, 12)
+    out = _zeroed(_bare_trainer(process_index=1, num_processes=2), rewards, 12, trl[24:])
+    # process 0's rows would zero the second half instead of the first
+    assert torch.equal(out[:12], torch.zeros(12)) and (trl[24:36] != 0).all()
+    assert torch.equal(out[12:], trl[36:])
+    torch.testing.assert_close(out[12:], torch.tensor([MIXED_A, -MIXED_A] * 6), rtol=1e-5, atol=0)
+
+
+# ---- logged conflict shares -------------------------------------------------------------------------
+@pytest.fixture
+def parent_log(monkeypatch):
+    """Records what GTPOTrainer.log hands its parent (GuardedGRPOTrainer.log): the logs and the window's
+    `_metrics`, which TRL's log averages; then clears the window, as TRL's log does."""
+    calls = []
+
+    def record(self, logs, start_time=None):
+        window = self._metrics["train" if self.model.training else "eval"]
+        calls.append((dict(logs), {key: list(values) for key, values in window.items()}))
+        window.clear()
+
+    monkeypatch.setattr(GuardedGRPOTrainer, "log", record)
+    return calls
+
+
+def _log_micro_batch(trainer, mode, rows):
+    """`_log_gtpo_metrics` on gtpo_loss's metrics for rows (advantage, valid tokens, conflict tokens)."""
+    width = max(valid for _, valid, _ in rows)
+    position = torch.arange(width)
+    mask = torch.stack([position < valid for _, valid, _ in rows]).float()  # (B, T)
+    conflicts = torch.stack([position < count for _, _, count in rows])  # (B, T)
+    zeros = torch.zeros_like(mask)
+    advantages = torch.tensor([a for a, _, _ in rows])
+    _, metrics = gtpo_loss(zeros, advantages, mask, torch.ones_like(mask), zeros, filter_mode="off",
+                           conflict_mask=conflicts)  # fmt: skip
+    trainer._log_gtpo_metrics(metrics, zeros, mask, mode)
+    return metrics
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_logged_conflict_shares_are_ratios_of_the_window_counts(parent_log, mode):
+    trainer = _bare_trainer(training=mode == "train")
+    # micro-batch 1: a positive row with 3 conflicts in 10 tokens, a negative one with 1 in 4;
+    # micro-batch 2: 1 in 30 and 9 in 12
+    first = _log_micro_batch(trainer, mode, [(1.0, 10, 3), (-1.0, 4, 1)])
+    second = _log_micro_batch(trainer, mode, [(1.0, 30, 1), (-1.0, 12, 9)])
+    assert first["conflict_frac_pos"].item() == pytest.approx(3 / 10)
+    assert second["conflict_frac_pos"].item() == pytest.approx(1 / 30)
+    assert trainer._metrics[mode][COUNT_PREFIX + "valid_tokens_pos"] == [10.0, 30.0]
+    trainer.log({"loss": 0.5})
+    logs, window = parent_log[-1]
+    # pos: (3 + 1) / (10 + 30) = 0.1; the mean of the two ratios would be (3/10 + 1/30) / 2 = 1/6
+    assert window["gtpo/conflict_frac_pos"] == [4 / 40]
+    assert 4 / 40 != pytest.approx((3 / 10 + 1 / 30) / 2)
+    # neg: (1 + 9) / (4 + 12) = 0.625; the mean of ratios would be (1/4 + 9/12) / 2 = 0.5
+    assert window["gtpo/conflict_frac_neg"] == [10 / 16]
+    assert 10 / 16 != pytest.approx((1 / 4 + 9 / 12) / 2)
+    # the private counts do not reach the parent; the other metrics do
+    assert not any(key.startswith(COUNT_PREFIX) for key in [*window, *logs])
+    assert logs == {"loss": 0.5} and len(window["entropy"]) == 2
+
+
+def test_a_window_without_positive_rows_logs_nan_and_one_without_gtpo_batches_no_share(parent_log):
+    trainer = _bare_trainer()
+    # a negative row with 2 conflicts in 8 tokens and a row with A = 0 (neither positive nor negative)
+    _log_micro_batch(trainer, "train", [(-1.0, 8, 2), (0.0, 6, 3)])
+    trainer.log({"loss": 0.5})
+    _, window = parent_log[-1]
+    assert math.isnan(window["gtpo/conflict_frac_pos"][0])  # no value, not a share of 0
+    assert window["gtpo/conflict_frac_neg"] == [2 / 8]
+    trainer.log({"loss": 0.5})  # nothing logged by GTPO in this window
+    _, window = parent_log[-1]
+    assert not any(key.startswith("gtpo/conflict_frac") for key in window)
+
+
+# ---- <H>_ini ----------------------------------------------------------------------------------------
+# completion 0: tokens 1, 2, 3 (the 9 is padding) -> <H>_0 = 2; completion 1: token 4 -> <H>_1 = 4;
+# completion 2 has no valid token and is left out: <H>_ini = (2 + 4) / 2 = 3. (The token mean would be
+# 10 / 4 = 2.5, counting completion 2 as 0 gives 6 / 3 = 2, reading the padding gives (3.75 + 4) / 2.)
+ENTROPY = torch.tensor([[1.0, 2.0, 3.0, 9.0], [4.0, 9.0, 9.0, 9.0], [9.0] * 4])
+MASK = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
+
+
+def test_initial_entropy_is_the_first_training_batch_mean_over_completions():
+    trainer = _bare_trainer()
+    assert trainer._initial_entropy(ENTROPY, MASK, "train") == 3.0
+    assert trainer.gtpo_state.initial_entropy == 3.0
+    assert trainer.callback_handler.callbacks[1].state()["attributes"] == {"initial_entropy": 3.0}
+    # a later batch (mean 7) returns the stored value and leaves it unchanged
+    assert trainer._initial_entropy(torch.full((2, 3), 7.0), torch.ones(2, 3), "train") == 3.0
+    assert trainer.gtpo_state.initial_entropy == 3.0
+
+
+def test_initial_entropy_averages_the_completions_of_all_processes():
+    # another process holds one completion of <H> = 9: its totals [sum 9, count 1] are reduced with ours,
+    # (2 + 4 + 9) / 3 = 5 (the mean of the two processes' means would be (3 + 9) / 2 = 6)
+    trainer = _bare_trainer(num_processes=2, others=(torch.tensor([9.0, 1.0]),))
+    assert trainer._initial_entropy(ENTROPY, MASK, "train") == 5.0
+    assert trainer.gtpo_state.initial_entropy == 5.0
+
+
+def test_initial_entropy_is_not_stored_in_eval_or_from_a_nan_batch():
+    trainer = _bare_trainer()
+    assert trainer._initial_entropy(ENTROPY, MASK, "eval") == 3.0
+    assert trainer.gtpo_state.initial_entropy is None
+    nan_batch = torch.tensor([[math.nan, 1.0]])
+    assert math.isnan(trainer._initial_entropy(nan_batch, torch.ones(1, 2), "train"))
+    assert trainer.gtpo_state.initial_entropy is None
+    assert trainer._initial_entropy(ENTROPY, MASK, "train") == 3.0  # the next finite batch is stored
+    assert trainer.gtpo_state.initial_entropy == 3.0
+
+
+# ---- on the tiny model ------------------------------------------------------------------------------
 def test_generated_batch_carries_gtpo_weights(scripted_trainer, generation_inputs):
     out = scripted_trainer._generate_and_score_completions(generation_inputs)
     ids, mask, adv = out["completion_ids"], out["completion_mask"], out["advantages"]

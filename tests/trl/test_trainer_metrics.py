@@ -36,7 +36,7 @@ def test_constant_reward_groups_get_exactly_zero_advantage(tiny_model_dir, tmp_p
     trainer = make_trainer(tiny_model_dir, tmp_path / "run", reward=reward, num_generations=12,
                            per_device_train_batch_size=24, entropy_filter="negative_only")  # fmt: skip
     trainer.model.train()
-    # TRL's float arithmetic leaves a residue on twelve rewards of 0.1 (this is what the fix removes)
+    # TRL's float32 arithmetic leaves a residue on twelve rewards of 0.1
     r = torch.full((12,), 0.1)
     assert ((r - r.mean()) / (r.std() + 1e-4)).abs().max() > 0
     out = trainer._generate_and_score_completions([rows[0]] * 12 + [rows[1]] * 12)
