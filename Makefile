@@ -50,7 +50,7 @@ VERL_STAMP := $(VERL_VENV)/.gtpo-installed
 $(VERL_STAMP): pyproject.toml
 	@test -x $(VERL_PY) || $(PYTHON) -m venv $(VERL_VENV)
 	$(VERL_PY) -m pip --disable-pip-version-check -q install torch==2.13.0
-	$(VERL_PY) -m pip --disable-pip-version-check -q install verl==0.9.1 pytest pytest-timeout
+	$(VERL_PY) -m pip --disable-pip-version-check -q install 'verl[verl-core]==0.9.1' pytest pytest-timeout
 	$(VERL_PY) -m pip --disable-pip-version-check -q install --no-deps -e .
 	$(VERL_PY) -m pip --disable-pip-version-check -q install math-verify datasets
 	@touch $(VERL_STAMP)

@@ -1,6 +1,7 @@
 """The GTPO algorithm as pure torch functions (see docs/spec.md and docs/algorithm.md).
 
-Pipeline for one batch of N = (prompts x G) completions, groups as consecutive rows:
+Pipeline for one batch of N = (prompts x G) completions, groups as consecutive rows (or, for rows in
+any order, `token_advantages(ids, mask, A, H, group_ids)`: A' for any engine's stock PPO token loss):
     A      = group_advantages(rewards, G)                                  # (N,)
     lambda = conflict_weights(ids, mask, A, G)                             # (N, T)
     H      = token_entropy(logits)                                         # (N, T), no grad
@@ -23,9 +24,11 @@ from .conflict import (
     conflict_mask,
     conflict_tensors,
     conflict_weights,
+    group_index,
 )
 from .entropy import FILTER_MODES, entropy_filter, mean_entropy, token_entropy
 from .loss import grpo_loss, gtpo_loss
+from .token_advantages import shaped_token_advantages, token_advantages
 from .variants import PAPER_THRESHOLD, VARIANT_FIELDS, VARIANTS, variant_defaults
 
 __all__ = [
@@ -38,6 +41,9 @@ __all__ = [
     "VARIANTS",
     "VARIANT_FIELDS",
     "constant_groups",
+    "group_index",
+    "shaped_token_advantages",
+    "token_advantages",
     "variant_defaults",
     "conflict_counts",
     "conflict_mask",

@@ -61,17 +61,30 @@ def _raw_conflicts(
     pos: torch.Tensor,  # (B, G) bool, A > 0
     neg: torch.Tensor,  # (B, G) bool, A < 0
 ) -> torch.Tensor:  # (B, G, T) bool
-    """Raw conflicts in one alignment: token (i, t) matches a valid positive and a valid negative row."""
-    same = ids.unsqueeze(2) == ids.unsqueeze(1)  # (B, G_i, G_j, T): ids[i, t] == ids[j, t]
-    same &= valid.unsqueeze(1)  # j valid at t (i's validity is applied below)
-    has_pos = (same & pos[:, None, :, None]).any(dim=2)  # (B, G, T)
-    has_neg = (same & neg[:, None, :, None]).any(dim=2)  # (B, G, T)
+    """Raw conflicts in one alignment: token (i, t) matches a valid positive and a valid negative row.
+    One pass per group member j (G passes), so the temporaries are (B, G, T), never (B, G, G, T)."""
+    has_pos = torch.zeros_like(valid)  # (B, G, T)
+    has_neg = torch.zeros_like(valid)  # (B, G, T)
+    for j in range(ids.shape[1]):
+        same = (ids == ids[:, j : j + 1]) & valid[:, j : j + 1]  # (B, G, T): ids[i, t] == ids[j, t], j valid
+        has_pos |= same & pos[:, j, None, None]
+        has_neg |= same & neg[:, j, None, None]
     return has_pos & has_neg & valid & (pos | neg).unsqueeze(-1)  # (B, G, T)
 
 
 def _leading_run(flags: torch.Tensor) -> torch.Tensor:  # (..., T) bool -> (..., T) bool
     """Per row, the maximal run of True starting at position 0."""
     return flags.to(torch.uint8).cumprod(dim=-1).bool()
+
+
+def check_ids(completion_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
+    """Check (N, T) integer ids and their left-aligned (N, T) mask; return the mask as bool."""
+    ids = check_tensor("completion_ids", completion_ids, 2)
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise ValueError(f"completion_ids must hold integer token ids, got dtype {ids.dtype}; use .long()")
+    mask = check_tensor("completion_mask", completion_mask, 2)
+    check_shape("completion_mask", mask, tuple(ids.shape), "completion_ids")
+    return check_mask("completion_mask", mask, prefix=True)
 
 
 def _check_inputs(
@@ -81,54 +94,76 @@ def _check_inputs(
     group_size: int,
     scope: str,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    ids = check_tensor("completion_ids", completion_ids, 2)
-    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-        raise ValueError(f"completion_ids must hold integer token ids, got dtype {ids.dtype}; use .long()")
-    mask = check_tensor("completion_mask", completion_mask, 2)
-    check_shape("completion_mask", mask, tuple(ids.shape), "completion_ids")
+    valid = check_ids(completion_ids, completion_mask)
     adv = check_tensor("advantages", advantages, 1)
     check_float("advantages", adv)
-    check_shape("advantages", adv, (ids.shape[0],), "completion_ids rows")
-    g = check_group_size(group_size, ids.shape[0], "completion_ids")
+    check_shape("advantages", adv, (completion_ids.shape[0],), "completion_ids rows")
+    g = check_group_size(group_size, completion_ids.shape[0], "completion_ids")
     check_choice("scope", scope, SCOPES)
-    return check_mask("completion_mask", mask, prefix=True), adv, g
+    return valid, adv, g
 
 
-def _conflicts(
+def group_index(group_ids: torch.Tensor) -> torch.Tensor:  # (N,) -> (B, G_max) long
+    """The rows of each group: row b lists the row numbers of the group with the b-th smallest id (in
+    their order in the batch), padded with -1 to the largest group's size. Rows may come in any order."""
+    order = torch.argsort(group_ids, stable=True)  # (N,)
+    _, sizes = torch.unique_consecutive(group_ids[order], return_counts=True)  # (B,)
+    starts = torch.cumsum(sizes, 0) - sizes  # (B,)
+    group = torch.repeat_interleave(torch.arange(len(sizes), device=group_ids.device), sizes)  # (N,)
+    member = torch.arange(len(order), device=group_ids.device) - starts[group]  # (N,)
+    index = torch.full((len(sizes), int(sizes.max()) if len(sizes) else 0), -1, dtype=torch.long,
+                       device=group_ids.device)  # fmt: skip
+    index[group, member] = order
+    return index
+
+
+def conflict_chunks(
     completion_ids: torch.Tensor,  # (N, T)
-    completion_mask: torch.Tensor,  # (N, T)
+    valid: torch.Tensor,  # (N, T) bool, left-aligned
     advantages: torch.Tensor,  # (N,)
-    group_size: int,
+    groups: torch.Tensor,  # (B, G) long row numbers, -1 = no row
     scope: str,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(forward conflicts, backward conflicts in forward coordinates, backward conflicts in backward
-    coordinates (s = length - 1 - t), valid), each (N, T) bool."""
-    valid, adv, g = _check_inputs(completion_ids, completion_mask, advantages, group_size, scope)
+    chunk_elements: int | None = None,
+):
+    """The conflict search, a chunk of whole groups at a time. Yields (rows, fwd, bwd, bwd_s, valid):
+    `rows` (R,) the row numbers of the chunk's real rows, and for each of them (R, T) bool: forward
+    conflicts, backward conflicts in forward coordinates, backward conflicts in backward coordinates
+    (s = length - 1 - t), valid tokens. A chunk holds at most `chunk_elements` row x position cells
+    (default max(2**16, N * T / 64)), so the search's temporaries stay a small fraction of the ids
+    tensor whatever N, and its time is G passes over N x T cells."""
     n, t = completion_ids.shape
-    if n == 0 or t == 0 or scope == "none":
-        none = torch.zeros(n, t, dtype=torch.bool, device=completion_ids.device)
-        return none, none, none, valid
-    b = n // g
-    pos = (adv > 0).view(b, g)  # (B, G)
-    neg = (adv < 0).view(b, g)  # (B, G)
-
-    # forward alignment: position t as is
-    fwd = _raw_conflicts(completion_ids.view(b, g, t), valid.view(b, g, t), pos, neg).view(n, t)  # (N, T)
-
-    # backward alignment: s = 0 is each row's last valid token; index = length - 1 - s
-    lengths = valid.sum(dim=1, keepdim=True)  # (N, 1)
+    b, g = groups.shape
+    if chunk_elements is None:
+        chunk_elements = max(2**16, n * t // 64)
+    per_chunk = max(1, chunk_elements // max(1, g * t))  # groups per chunk
     steps = torch.arange(t, device=completion_ids.device).unsqueeze(0)  # (1, T)
-    back_idx = (lengths - 1 - steps).clamp(min=0)  # (N, T); doubles as the inverse map t -> s
-    back_valid = steps < lengths  # (N, T), the first `length` backward positions are valid
-    back_ids = completion_ids.gather(1, back_idx)  # (N, T)
-    bwd_s = _raw_conflicts(back_ids.view(b, g, t), back_valid.view(b, g, t), pos, neg).view(n, t)  # (N, T) in s
-
-    if scope == "prefix_suffix":
-        fwd = _leading_run(fwd)  # run from the first token
-        bwd_s = _leading_run(bwd_s)  # run from the last valid token, in backward coordinates
-    bwd_s = bwd_s & back_valid
-    bwd = bwd_s.gather(1, back_idx) & valid  # (N, T) back in forward coordinates: s = length - 1 - t
-    return fwd & valid, bwd, bwd_s, valid
+    for start in range(0, b, per_chunk):
+        index = groups[start : start + per_chunk]  # (Bc, G)
+        real = (index >= 0).reshape(-1)  # (R,)
+        flat = index.reshape(-1).clamp(min=0)  # (R,)
+        ids = completion_ids[flat]  # (R, T)
+        ok = valid[flat] & real.unsqueeze(1)  # (R, T)
+        adv = torch.where(real, advantages[flat], torch.zeros((), dtype=advantages.dtype, device=advantages.device))
+        rows_c = index.shape[0]
+        if scope == "none" or t == 0:
+            none = torch.zeros_like(ok)
+            yield index.reshape(-1)[real], none[real], none[real], none[real], ok[real]
+            continue
+        pos = (adv > 0).view(rows_c, g)  # (Bc, G)
+        neg = (adv < 0).view(rows_c, g)  # (Bc, G)
+        fwd = _raw_conflicts(ids.view(rows_c, g, t), ok.view(rows_c, g, t), pos, neg).view(-1, t)  # (R, T)
+        # backward alignment: s = 0 is each row's last valid token; index = length - 1 - s
+        lengths = ok.sum(dim=1, keepdim=True)  # (R, 1)
+        back_idx = (lengths - 1 - steps).clamp(min=0)  # (R, T); doubles as the inverse map t -> s
+        back_valid = steps < lengths  # (R, T), the first `length` backward positions are valid
+        back_ids = ids.gather(1, back_idx)  # (R, T)
+        bwd_s = _raw_conflicts(back_ids.view(rows_c, g, t), back_valid.view(rows_c, g, t), pos, neg).view(-1, t)
+        if scope == "prefix_suffix":
+            fwd = _leading_run(fwd)  # run from the first token
+            bwd_s = _leading_run(bwd_s)  # run from the last valid token, in backward coordinates
+        bwd_s &= back_valid
+        bwd = bwd_s.gather(1, back_idx) & ok  # (R, T) back in forward coordinates: s = length - 1 - t
+        yield index.reshape(-1)[real], (fwd & ok)[real], bwd[real], bwd_s[real], ok[real]
 
 
 def conflict_mask(
@@ -152,8 +187,7 @@ def conflict_mask(
     Returns:
         (N, T) bool, True at conflict tokens; always False on padding and on rows with A_i = 0.
     """
-    fwd, bwd, _, _ = _conflicts(completion_ids, completion_mask, advantages, group_size, scope)
-    return fwd | bwd  # (N, T)
+    return conflict_tensors(completion_ids, completion_mask, advantages, group_size, scope=scope)[1]  # (N, T)
 
 
 def conflict_counts(
@@ -227,20 +261,55 @@ def conflict_tensors(
     completion_ids: torch.Tensor,  # (N, T)
     completion_mask: torch.Tensor,  # (N, T)
     advantages: torch.Tensor,  # (N,)
-    group_size: int,
+    group_size: int | None = None,
     *,
     scope: str = "prefix_suffix",
     positive_weight: float = 2.0,
     combine: str = "union",
     count: str | None = None,
+    group_ids: torch.Tensor | None = None,  # (N,)
+    chunk_elements: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """`conflict_weights`, `conflict_mask` and (when `count` is given) `conflict_counts` from one search
     for conflicts: what a trainer needs per batch. Returns ((N, T) weights, (N, T) bool mask, (N,) counts
-    or None), each equal to the function's own result."""
+    or None), each equal to the function's own result.
+
+    Groups are either consecutive rows of `group_size`, or given by `group_ids` ((N,) integers, rows
+    in any order, groups of any size; then `group_size` is None). Extra memory beyond the outputs is
+    bounded by the chunked search (`conflict_chunks`, `chunk_elements` cells at a time)."""
     w = check_number("positive_weight", positive_weight, minimum=0.0)
     check_choice("combine", combine, COMBINES)
     if count is not None:
         check_choice("count", count, COUNTS)
-    fwd, bwd, bwd_s, valid = _conflicts(completion_ids, completion_mask, advantages, group_size, scope)
-    counts = None if count is None else _counts(fwd, bwd, bwd_s, count)
-    return _weights(fwd, bwd, valid, advantages, w, combine), fwd | bwd, counts
+    if group_ids is None:
+        valid, adv, g = _check_inputs(completion_ids, completion_mask, advantages, group_size, scope)
+        groups = torch.arange(completion_ids.shape[0], device=completion_ids.device).view(-1, g)  # (N/G, G)
+    else:
+        if group_size is not None:
+            raise ValueError("pass either group_size (consecutive groups) or group_ids (rows in any order), not both")
+        valid, adv = _check_grouped(completion_ids, completion_mask, advantages, group_ids, scope)
+        groups = group_index(group_ids)  # (B, G_max)
+    n, t = completion_ids.shape
+    dtype = torch.float64 if adv.dtype == torch.float64 else torch.float32
+    weights = torch.zeros(n, t, dtype=dtype, device=completion_ids.device)  # (N, T)
+    mask = torch.zeros(n, t, dtype=torch.bool, device=completion_ids.device)  # (N, T)
+    counts = None if count is None else torch.zeros(n, dtype=torch.float32, device=completion_ids.device)  # (N,)
+    for rows, fwd, bwd, bwd_s, ok in conflict_chunks(completion_ids, valid, adv, groups, scope, chunk_elements):
+        weights[rows] = _weights(fwd, bwd, ok, adv[rows], w, combine)
+        mask[rows] = fwd | bwd
+        if counts is not None:
+            counts[rows] = _counts(fwd, bwd, bwd_s, count)
+    return weights, mask, counts
+
+
+def _check_grouped(completion_ids, completion_mask, advantages, group_ids, scope) -> tuple[torch.Tensor, torch.Tensor]:
+    valid = check_ids(completion_ids, completion_mask)
+    adv = check_tensor("advantages", advantages, 1)
+    check_float("advantages", adv)
+    check_shape("advantages", adv, (completion_ids.shape[0],), "completion_ids rows")
+    gid = check_tensor("group_ids", group_ids, 1)
+    if gid.is_floating_point() or gid.is_complex() or gid.dtype == torch.bool:
+        raise ValueError(f"group_ids must hold integers (one group number per row), got dtype {gid.dtype}")
+    check_shape("group_ids", gid, (completion_ids.shape[0],), "completion_ids rows")
+    check_choice("scope", scope, SCOPES)
+    return valid, adv

@@ -1,27 +1,23 @@
-"""The GTPO objective and the GRPO baseline on one code path (spec sections 5 and 6).
+"""The GTPO loss and the GRPO objective as one PPO-clip token loss over token advantages (spec 5, 6).
 
-Algorithm (GTPO). For completion i with valid tokens t (|o_i| of them):
-    <H>_i  = mean_t H_{i,t}                             (entropy detached)
-    Ahat_i = A_i - gamma * <H>_i                        (entropy-shaped advantage)
-    delta_i = entropy_filter(<H>_i, tau, <H>_ini, mode)
+Algorithm. Both losses are the same policy objective over token advantages A'_{i,t}:
     r_{i,t} = exp(logp_{i,t} - old_{i,t})               (old = logp.detach() when old_logps is None:
                                                          r = 1 with the gradient of logp)
-    J_i = delta_i * Ahat_i / |o_i| * sum_t r_{i,t} * lambda_{i,t}
+    J_i = 1/|o_i| * sum_t min(r * A', clip(r, 1 - eps, 1 + eps) * A')   (just r * A' on-policy)
     loss = -mean_i J_i                                  (mean over all completions = mean over groups
                                                          of (1/G) sum_i, groups being equal-sized)
-With old_logps given (several updates per generation batch), the token term becomes
-lambda_{i,t} * min(r * a_i, clip(r, 1 - eps, 1 + eps) * a_i) with a_i = delta_i * Ahat_i, the PPO
-clip as GRPO applies it (lambda >= 0 factors out of the min).
-
-GRPO baseline: the same path with lambda = 1, a_i = A_i (no shaping, no filter) and, when beta > 0,
-minus beta * KL_{i,t} per token, KL = exp(ref - logp) - (ref - logp) - 1 (the k3 estimator, as TRL).
+GTPO: A' = delta_i * (A_i - gamma * <H>_i) * lambda_{i,t} [/ c_i] (`gtpo.core.token_advantages`, where
+the argument that this is GTPO's objective is written out). GRPO: A' = A_i on every valid token, and
+when beta > 0 minus beta * KL_{i,t} per token, KL = exp(ref - logp) - (ref - logp) - 1 (the k3
+estimator, as TRL). `grpo_loss` is a reference for engines and tests: `gtpo train --algo grpo` trains
+with TRL's own GRPOTrainer.
 
 Departures from the paper:
 - The PPO clip for off-policy updates is an extension (the paper runs one update per batch, r = 1).
 - A completion without valid tokens contributes 0 (|o_i| is clamped to 1), never NaN.
 - normalize_by_conflicts=True reproduces a reference-code quirk, off by default: each completion's
-  term is further divided by its number of conflict tokens (clamped to >= 1). It needs conflict_mask;
-  `conflict_counts` gives another count per completion (the reference code's, `gtpo.core.conflict_counts`).
+  term is further divided by its number of conflict tokens c_i (clamped to >= 1). It needs
+  conflict_mask; `conflict_counts` gives another count per completion (the reference code's).
 - Padding values of logps / old_logps / ref_logps / entropy are never read (masked before use), so
   garbage there cannot produce NaN values or gradients.
 """
@@ -31,7 +27,8 @@ from __future__ import annotations
 import torch
 
 from ._checks import check_choice, check_float, check_mask, check_number, check_shape, check_tensor
-from .entropy import FILTER_MODES, entropy_filter, mean_entropy
+from .entropy import FILTER_MODES
+from .token_advantages import finish, metric_sums, shaped_token_advantages
 from .variants import PAPER_THRESHOLD
 
 
@@ -61,21 +58,21 @@ def _common_inputs(
 def _policy_objective(
     logps: torch.Tensor,  # (N, T)
     old_logps: torch.Tensor | None,  # (N, T)
-    token_advantages: torch.Tensor,  # (N,) a_i, detached
-    weights: torch.Tensor,  # (N, T) lambda_{i,t}, 0 on padding
+    token_advantages: torch.Tensor,  # (N, T) A', detached, 0 on padding
     valid: torch.Tensor,  # (N, T) bool
     clip_eps: float,
-    divisor: torch.Tensor,  # (N,) per-completion normaliser, >= 1
+    lengths: torch.Tensor,  # (N,) |o_i| clamped to >= 1
     penalty: torch.Tensor | None = None,  # (N, T) per-token term subtracted (beta * KL), or None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Shared GTPO/GRPO path. Returns (loss 0-d, per-completion objective (N,), clipped (N, T) bool).
-    Computed in float32 at least (bfloat16 log-probs are upcast; the gradient flows through the cast)."""
+    """The PPO-clip token loss, mean over each completion's tokens then over completions. Returns (loss
+    0-d, per-completion objective (N,), clipped (N, T) bool). Computed in float32 at least (bfloat16
+    log-probs are upcast; the gradient flows through the cast)."""
     dtype = torch.promote_types(logps.dtype, torch.float32)
     logps = logps.to(dtype)
     old = logps.detach() if old_logps is None else old_logps.detach().to(dtype)
     log_ratio = torch.where(valid, logps - old, 0.0)  # (N, T); padding masked before exp
     ratio = torch.exp(log_ratio)  # (N, T); 1 on-policy, gradient of logp
-    a = token_advantages.unsqueeze(1).to(ratio.dtype)  # (N, 1)
+    a = token_advantages.to(ratio.dtype)  # (N, T)
     if old_logps is None:
         per_token = ratio * a  # (N, T)
         clipped = torch.zeros_like(valid)
@@ -84,11 +81,10 @@ def _policy_objective(
         clipped_term = ratio.clamp(1.0 - clip_eps, 1.0 + clip_eps) * a  # (N, T)
         per_token = torch.minimum(unclipped, clipped_term)  # (N, T)
         clipped = (clipped_term < unclipped) & valid  # (N, T): the clipped branch is active
-    per_token = per_token * weights  # (N, T), lambda >= 0 factors out of the min
     if penalty is not None:
         per_token = per_token - penalty.to(dtype)
     per_token = torch.where(valid, per_token, 0.0)  # (N, T)
-    per_completion = per_token.sum(dim=1) / divisor.to(dtype)  # (N,)
+    per_completion = per_token.sum(dim=1) / lengths.to(dtype)  # (N,)
     return -per_completion.mean(), per_completion, clipped
 
 
@@ -96,18 +92,6 @@ def _fraction(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tenso
     """numerator.sum() / denominator.sum() as a detached float32 0-d tensor (0 when empty)."""
     den = denominator.sum().float()
     return (numerator.sum().float() / den.clamp(min=1)).detach()
-
-
-def _share(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
-    """numerator.sum() / denominator.sum() as a detached float32 0-d tensor, NaN when the denominator
-    is 0 (no value, not a share of 0: loggers that skip NaN then average only the batches that have one)."""
-    den = denominator.sum().float()
-    return torch.where(den > 0, numerator.sum().float() / den.clamp(min=1), torch.nan).detach()
-
-
-def _count(flags: torch.Tensor) -> torch.Tensor:
-    """The number of True entries as a detached float32 0-d tensor (summable across batches)."""
-    return flags.sum().float().detach()
 
 
 def gtpo_loss(
@@ -174,40 +158,22 @@ def gtpo_loss(
     else:
         conflicts = valid & (weights.detach() != 1)  # (N, T)
 
-    h = mean_entropy(entropy, valid)  # (N,) <H>_i, detached
-    delta = entropy_filter(
-        h, entropy_threshold, initial_entropy=initial_entropy, mode=filter_mode, advantages=adv
-    )  # (N,)
-    shaped = adv - gamma * h.to(adv.dtype)  # (N,) Ahat_i
     lengths = valid.sum(dim=1).clamp(min=1)  # (N,) |o_i|
-    divisor = lengths  # (N,)
+    divisor = None
     if normalize_by_conflicts:
         if conflict_counts is None:
             counts = conflicts.sum(dim=1)  # (N,)
         else:
             counts = check_tensor("conflict_counts", conflict_counts, 1)
             check_shape("conflict_counts", counts, (shape[0],), "logps rows")
-        divisor = lengths * counts.detach().float().clamp(min=1)  # (N,)
-    loss, _, clipped = _policy_objective(
-        logps, old_logps, delta * shaped, weights.detach(), valid, clip_eps, divisor
-    )
-
-    pos_rows = (adv > 0).unsqueeze(1) & valid  # (N, T)
-    neg_rows = (adv < 0).unsqueeze(1) & valid  # (N, T)
-    nonempty = valid.any(dim=1)  # (N,)
-    metrics = {
-        "conflict_frac_pos": _share(conflicts & pos_rows, pos_rows),
-        "conflict_frac_neg": _share(conflicts & neg_rows, neg_rows),
-        "conflict_tokens_pos": _count(conflicts & pos_rows),
-        "valid_tokens_pos": _count(pos_rows),
-        "conflict_tokens_neg": _count(conflicts & neg_rows),
-        "valid_tokens_neg": _count(neg_rows),
-        "filtered_frac": (delta == 0).float().mean().detach(),
-        "completion_entropy": _fraction(torch.where(nonempty, h, 0.0), nonempty),
-        "token_entropy": _fraction(torch.where(valid, entropy.detach().float(), 0.0), valid),
-        "shaped_advantage": shaped.float().mean().detach(),
-        "clip_frac": _fraction(clipped, valid),
-    }
+        divisor = counts.detach().float().clamp(min=1)  # (N,) c_i
+    token_adv, h, delta, shaped = shaped_token_advantages(
+        adv, valid, weights, entropy, gamma=gamma, entropy_threshold=entropy_threshold,
+        initial_entropy=initial_entropy, filter_mode=filter_mode, divisor=divisor,
+    )  # fmt: skip
+    loss, _, clipped = _policy_objective(logps, old_logps, token_adv, valid, clip_eps, lengths)
+    metrics = finish(metric_sums(adv, valid, conflicts, entropy, h, delta, shaped))
+    metrics["clip_frac"] = _fraction(clipped, valid)
     return loss, metrics
 
 
@@ -221,7 +187,7 @@ def grpo_loss(
     beta: float = 0.0,
     clip_eps: float = 0.2,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """GRPO baseline loss on the GTPO code path: lambda = 1, no entropy shaping or filter.
+    """The GRPO objective on GTPO's code path (A' = A_i, no conflict weights, shaping or filter).
 
     Args:
         logps, advantages, completion_mask, old_logps, clip_eps: as in `gtpo_loss`.
@@ -249,8 +215,8 @@ def grpo_loss(
         diff = torch.where(valid, ref_logps.detach().to(dtype) - logps.to(dtype), 0.0)  # (N, T)
         kl = torch.exp(diff) - diff - 1.0  # (N, T), k3 estimator, >= 0
         penalty = beta * kl
-    weights = valid.float()  # (N, T) lambda = 1
-    loss, _, clipped = _policy_objective(logps, old_logps, adv, weights, valid, clip_eps, lengths, penalty)
+    token_adv = torch.where(valid, adv.unsqueeze(1), 0.0)  # (N, T) A' = A_i on every valid token
+    loss, _, clipped = _policy_objective(logps, old_logps, token_adv, valid, clip_eps, lengths, penalty)
     metrics = {"clip_frac": _fraction(clipped, valid)}
     if kl is not None:
         metrics["kl"] = (torch.where(valid, kl, 0.0).sum(dim=1) / lengths).float().mean().detach()
