@@ -200,3 +200,19 @@ def test_legacy_trainer_keeps_the_entropies_it_would_pop():
     out, _ = wrapped(SimpleNamespace(config=verl_config()), None)
     out.batch.pop("entropys")  # what the legacy fit does before computing advantages
     assert torch.equal(out.batch["gtpo_entropys"], torch.ones(2, 3))
+
+
+@pytest.mark.parametrize("algo", ["gtpo", "grpo"])
+def test_the_verl_recipe_composes_and_passes_the_checks(algo):
+    import os
+
+    from hydra import compose, initialize_config_dir
+
+    recipe = os.path.join(os.path.dirname(__file__), "..", "..", "recipes", "verl", "gsm8k-qwen2.5-3b.overrides")
+    lines = [line.strip() for line in open(recipe) if line.strip() and not line.strip().startswith("#")]
+    config_dir = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
+    with initialize_config_dir(config_dir=config_dir, version_base=None):
+        config = compose(config_name="ppo_trainer", overrides=[*lines, f"algorithm.adv_estimator={algo}"])
+    assert config.actor_rollout_ref.actor.loss_agg_mode == "seq-mean-token-mean"  # the same for GTPO and GRPO
+    assert (config.actor_rollout_ref.model.lora_rank, config.actor_rollout_ref.rollout.n) == (128, 8)
+    check_config(config)

@@ -129,12 +129,12 @@ def conflict_chunks(
     `rows` (R,) the row numbers of the chunk's real rows, and for each of them (R, T) bool: forward
     conflicts, backward conflicts in forward coordinates, backward conflicts in backward coordinates
     (s = length - 1 - t), valid tokens. A chunk holds at most `chunk_elements` row x position cells
-    (default max(2**16, N * T / 64)), so the search's temporaries stay a small fraction of the ids
+    (default max(2**16, N * T / 128)), so the search's temporaries stay a small fraction of the ids
     tensor whatever N, and its time is G passes over N x T cells."""
     n, t = completion_ids.shape
     b, g = groups.shape
     if chunk_elements is None:
-        chunk_elements = max(2**16, n * t // 64)
+        chunk_elements = max(2**16, n * t // 128)
     per_chunk = max(1, chunk_elements // max(1, g * t))  # groups per chunk
     steps = torch.arange(t, device=completion_ids.device).unsqueeze(0)  # (1, T)
     for start in range(0, b, per_chunk):
