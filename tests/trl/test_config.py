@@ -85,12 +85,9 @@ def test_scale_rewards_booleans_map_to_group_and_none(tmp_path):
         (dict(positive_weight=-1.0), "positive_weight", ">= 0"),
         (dict(entropy_threshold=0.0), "entropy_threshold", "ln 2"),
         (dict(entropy_gamma=-0.1), "entropy_gamma", ">= 0"),
-        (dict(loss_type="dapo"), "loss_type", "'grpo'"),
         (dict(multi_objective_aggregation="normalize_then_sum"), "multi_objective_aggregation", "sum_then"),
-        (dict(epsilon_high=0.28), "epsilon_high", "set epsilon"),
-        (dict(top_entropy_quantile=0.2), "top_entropy_quantile", "1.0"),
-        (dict(entropy_coef=0.01), "entropy_coef", "entropy_coef=0"),
-        (dict(importance_sampling_level="sequence"), "importance_sampling_level", "'token'"),
+        (dict(loss_type="vespo"), "loss_type", "grpo, bnpo, dr_grpo, dapo, cispo, sapo"),
+        (dict(off_policy_mask_threshold=0.5), "off_policy_mask_threshold", "unset"),
     ],
 )
 def test_invalid_values_name_the_field_and_the_fix(tmp_path, overrides, field, fix):
@@ -135,3 +132,9 @@ def test_a_new_variant_is_one_entry(tmp_path, monkeypatch):
     monkeypatch.setitem(variants.VARIANTS, "no_std", entry)
     config = make(tmp_path, gtpo_variant="no_std")
     assert (config.scale_rewards, config.entropy_filter, config.variant_overrides) == ("none", "auto", {})
+
+
+def test_grpo_stabilizers_compose_with_gtpo(tmp_path):
+    config = make(tmp_path, loss_type="dapo", epsilon_high=0.28, delta=2.0, importance_sampling_level="sequence",
+                  top_entropy_quantile=0.2, entropy_coef=0.01)  # fmt: skip
+    assert (config.loss_type, config.epsilon_high, config.delta) == ("dapo", 0.28, 2.0)

@@ -1,9 +1,13 @@
 """`GTPOConfig`: TRL's `GRPOConfig` plus the GTPO fields (docs/spec.md sections 1-6).
 
-Everything else (batching, generation, vLLM, logging, checkpointing) keeps GRPOConfig's meaning. GTPO
-has its own loss, so GRPOConfig options that change the GRPO loss (`loss_type`, `beta`, entropy bonus,
-top-entropy masking, sequence-level importance sampling, asymmetric clipping) are rejected with an
-error that names the field, instead of being silently ignored.
+Everything else keeps GRPOConfig's meaning. GTPO is a token-level advantage fed to TRL's own loss, so
+the loss options compose with it as TRL documents them: `loss_type` (grpo, the default and the paper's
+objective; bnpo, dr_grpo, dapo, cispo, sapo), clip-higher (`epsilon_high`), two-sided clipping
+(`delta`), `importance_sampling_level: sequence`, `top_entropy_quantile` and the entropy bonus
+(`entropy_coef`, adaptive or not): docs/training.md has the table. Refused, with the field and the
+reason: `beta != 0` (GTPO has no KL term), `multi_objective_aggregation: normalize_then_sum` (GTPO's
+advantages are of the summed reward), `off_policy_mask_threshold`, `loss_type` vespo and luspo, and
+`use_liger_kernel` (their losses take sequence-level advantages).
 
 The accepted values of each GTPO field and the variants' defaults are `gtpo.core`'s vocabularies
 (`SCOPES`, `COMBINES`, `COUNTS`, `FILTER_MODES`, `SCALES`, `VARIANTS`). A variant only fills the
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from gtpo.core import COMBINES, COUNTS, FILTER_MODES, SCALES, SCOPES, VARIANTS
 from trl import GRPOConfig
 
+TOKEN_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo")  # TRL losses that take (B, T) advantages
 RENAMED_VALUES = {"conflict_count": {"true": "exact"}}  # a spelling refused with a pointer to the value's name
 
 
@@ -113,8 +118,9 @@ class GTPOConfig(GRPOConfig):
     loss_type: str = field(
         default="grpo",
         metadata={
-            "help": "Loss aggregation. GTPO normalises each completion by its own length (the paper's 1/|o_i|), "
-            "which is TRL's 'grpo'; it is the only value GTPO accepts (the GRPO baselines accept all of TRL's)."
+            "help": "TRL's loss over GTPO's token advantages. 'grpo' (default) normalises each completion by its "
+            "own length, the paper's 1/|o_i|: GTPO's objective exactly; bnpo, dr_grpo, dapo, cispo and sapo apply "
+            "TRL's aggregation or loss to the same token advantages (docs/training.md)."
         },
     )
 
@@ -183,28 +189,16 @@ class GTPOConfig(GRPOConfig):
                 "GTPO has no KL term and loads no reference model",
                 "set beta=0 (or train the KL baseline with --algo grpo)",
             )
-        if self.loss_type != "grpo":
-            raise bad(
-                "loss_type",
-                "GTPO normalises each completion by its own length",
-                "leave loss_type at 'grpo' (other aggregations are available to --algo grpo)",
-            )
+        if self.loss_type not in TOKEN_LOSS_TYPES:
+            raise bad("loss_type", "its loss takes sequence-level advantages, GTPO's are per token",
+                      f"use one of {', '.join(TOKEN_LOSS_TYPES)} (grpo is the paper's objective)")
         if self.multi_objective_aggregation != "sum_then_normalize":
             raise bad(
                 "multi_objective_aggregation",
                 "GTPO needs group-relative advantages of the summed reward",
                 "use 'sum_then_normalize'",
             )
-        if self.importance_sampling_level != "token":
-            raise bad("importance_sampling_level", "GTPO clips per token", "use 'token'")
-        if self.epsilon_high is not None and self.epsilon_high != self.epsilon:
-            raise bad("epsilon_high", "GTPO's PPO clip is symmetric", "unset epsilon_high and set epsilon")
-        if self.delta is not None:
-            raise bad("delta", "two-sided clipping is not part of GTPO", "unset delta")
-        if self.top_entropy_quantile < 1.0:
-            raise bad("top_entropy_quantile", "GTPO has its own entropy filter", "leave it at 1.0")
-        if self.entropy_coef != 0.0 or self.use_adaptive_entropy:
-            raise bad("entropy_coef", "GTPO shapes the advantage with entropy_gamma instead of an entropy bonus",
-                      "leave entropy_coef=0 and use_adaptive_entropy=False")
+        if getattr(self, "use_liger_kernel", False):
+            raise bad("use_liger_kernel", "Liger's GRPO loss takes sequence-level advantages", "set it to false")
         if self.off_policy_mask_threshold is not None:
             raise bad("off_policy_mask_threshold", "not part of GTPO", "unset it")

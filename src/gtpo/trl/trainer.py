@@ -8,8 +8,12 @@ Algorithm, per generation batch (G completions per prompt, A_i group-relative as
    (`gtpo.core.conflict_counts`, `conflict_count`) travels with it as the loss's extra divisor;
 2. entropy filter delta_i and shaped advantage A_i - gamma * <H>_i, with <H>_i the completion's mean
    token entropy taken from the same forward pass as the log-probabilities;
-3. loss -(1/N) sum_i delta_i * Ahat_i / |o_i| * sum_t r_{i,t} * lambda_{i,t} (`gtpo.core.gtpo_loss`),
-   no KL term and no reference model.
+3. the token advantages A'_{i,t} = delta_i * Ahat_i * lambda_{i,t} (`gtpo.core.shaped_token_advantages`,
+   the one definition every engine uses), fed to TRL's own loss: with the defaults (loss_type 'grpo',
+   symmetric clip) that is -(1/N) sum_i 1/|o_i| sum_t min(r A', clip(r) A'), GTPO's objective exactly
+   (docs/algorithm.md); TRL's other loss types, clip-higher, delta, sequence-level importance sampling,
+   top-entropy masking and the entropy bonus apply to A' as TRL documents them. No KL term, no
+   reference model.
 
 How it sits in TRL: TRL generates and scores a generation batch per process, gathers the rewards,
 computes advantages, then SHUFFLES the batch and splits it into micro-batches, and one prompt's group
@@ -57,7 +61,8 @@ import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_callback import ExportableState
 
-from gtpo.core import conflict_tensors, constant_groups, gtpo_loss, mean_entropy
+from gtpo.core import conflict_tensors, constant_groups, mean_entropy, shaped_token_advantages
+from gtpo.core.token_advantages import finish, metric_sums
 from gtpo.trl.config import GTPOConfig
 from gtpo.trl.guarded import GuardedGRPOTrainer
 
@@ -99,9 +104,9 @@ class GTPOTrainer(GuardedGRPOTrainer):
     - `_generate_and_score_completions`: sets A = 0 exactly on constant-reward groups and adds the
       per-token conflict weights and conflict mask of each row, computed over whole groups of the
       globally gathered batch;
-    - `_compute_loss`: one forward pass gives log-probs and entropies (TRL's own
-      `_get_per_token_logps_and_entropies`), measures <H>_ini on the first batch, calls
-      `gtpo.core.gtpo_loss` and logs its metrics through TRL's `_metrics`;
+    - `_compute_loss` and `_get_per_token_logps_and_entropies`: TRL's own loss, fed GTPO's token
+      advantages A' (`gtpo.core.shaped_token_advantages`) computed from the entropies of its policy
+      forward pass; <H>_ini measured on the first batch; GTPO's metrics logged through TRL's `_metrics`;
     - `log`: turns the summed conflict counts of the logging window into the logged conflict shares.
     """
 
@@ -141,7 +146,18 @@ class GTPOTrainer(GuardedGRPOTrainer):
         mode = "train" if self.model.training else "eval"
         group_size = self.num_generations if mode == "train" else self.num_generations_eval
         output["advantages"] = self._zero_constant_groups(output["advantages"], group_size)
+        self._log_table_advantages(output["advantages"])
         return self._add_conflict_weights(output, mode)
+
+    def _log_table_advantages(self, advantages: torch.Tensor) -> None:
+        """The completions table (`log_completions`) shows the A_i GTPO trains with (constant groups at 0),
+        not TRL's residue: replace the entries TRL just appended for this generation batch."""
+        logged = self._logs["advantages"]
+        gathered = self.accelerator.gather(advantages).tolist()  # (N,), the order TRL appended
+        if len(logged) >= len(gathered):
+            for _ in gathered:
+                logged.pop()
+            logged.extend(gathered)
 
     def _zero_constant_groups(self, advantages: torch.Tensor, group_size: int) -> torch.Tensor:
         """A = 0 exactly on this process's rows of groups whose rewards (every reward function's) are all
@@ -199,77 +215,74 @@ class GTPOTrainer(GuardedGRPOTrainer):
 
     # ----------------------------------------------------------------------------------------------
     def _compute_loss(self, model, inputs: dict[str, Any]) -> torch.Tensor:
-        prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
-        completion_ids, completion_mask = inputs["completion_ids"], inputs["completion_mask"]
-        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
-        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
-        mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]  # (B, T)
-        multimodal = (
-            "pixel_values", "image_grid_thw", "num_images", "pixel_attention_mask", "spatial_shapes",
-            "num_tiles", "image_sizes", "token_type_ids", "mm_token_type_ids", "image_position_ids",
-        )  # fmt: skip
-        logps, entropy, aux_loss = self._get_per_token_logps_and_entropies(
-            model,
-            input_ids,
-            attention_mask,
-            completion_ids.size(1),
-            compute_entropy=True,
-            compute_aux_loss=self.aux_loss_enabled,
-            **{key: inputs.get(key) for key in multimodal},
-        )  # (B, T), (B, T)
-        entropy = entropy.detach()
-        mode = "train" if self.model.training else "eval"
-        weights = inputs[WEIGHTS_KEY]  # (B, T)
-        if "importance_sampling_ratio" in inputs:  # vLLM sampling correction, as TRL applies it per token
-            weights = weights * inputs["importance_sampling_ratio"]
-        loss, metrics = gtpo_loss(
-            logps,
-            inputs["advantages"],
-            mask,
-            weights,
-            entropy,
-            old_logps=inputs.get("old_per_token_logps"),
-            gamma=self.args.entropy_gamma,
-            entropy_threshold=self.args.entropy_threshold,
-            initial_entropy=self._initial_entropy(entropy, mask, mode),
-            filter_mode=self.args.entropy_filter,
-            clip_eps=self.epsilon_low,
-            conflict_mask=inputs[CONFLICTS_KEY],
-            normalize_by_conflicts=self.args.normalize_by_conflicts,
-            conflict_counts=inputs.get(COUNTS_KEY),
-        )
-        normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
-        loss = loss / normalizer
-        if self.aux_loss_enabled:
-            loss = loss + self.router_aux_loss_coef * aux_loss / normalizer
-        self._log_gtpo_metrics(metrics, entropy, mask, mode)
-        return loss
+        # TRL's own loss (every loss_type, clip-higher, delta, sequence-level IS, top-entropy masking, the
+        # entropy bonus, vLLM IS correction, its metrics) fed GTPO's token advantages A': the policy forward
+        # below hands TRL's entropies to `_gtpo_advantages`, which puts A' (B, T) in this copy of the batch
+        # before TRL reads "advantages". The buffered batch keeps A_i for later iterations.
+        self._gtpo_batch = dict(inputs)
+        try:
+            return super()._compute_loss(model, self._gtpo_batch)
+        finally:
+            self._gtpo_batch = None
 
-    def _initial_entropy(self, entropy: torch.Tensor, mask: torch.Tensor, mode: str) -> float:
-        """<H>_ini: the stored value, else the mean completion entropy of this batch over all processes."""
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args, **kwargs):
+        batch = getattr(self, "_gtpo_batch", None)
+        if batch is None:  # generation-time passes (old and reference log-probs): TRL's own
+            return super()._get_per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep,
+                                                              *args, **kwargs)  # fmt: skip
+        self._gtpo_batch = None  # the one policy forward of this loss
+        kwargs["compute_entropy"] = True
+        logps, entropy, *rest = super()._get_per_token_logps_and_entropies(
+            model, input_ids, attention_mask, logits_to_keep, *args, **kwargs
+        )
+        batch["advantages"] = self._gtpo_advantages(batch, entropy.detach())  # (B, T)
+        return (logps, entropy, *rest)
+
+    def _gtpo_advantages(self, batch: dict[str, Any], entropy: torch.Tensor) -> torch.Tensor:  # (B, T)
+        """A' = delta_i * (A_i - gamma * <H>_i) * lambda_{i,t} [/ c_i] (`gtpo.core.shaped_token_advantages`)."""
+        mask = batch["completion_mask"] if "tool_mask" not in batch else batch["completion_mask"] * batch["tool_mask"]
+        valid = mask.bool()  # (B, T)
+        mode = "train" if self.model.training else "eval"
+        counts = batch.get(COUNTS_KEY)
+        divisor = None
+        if self.args.normalize_by_conflicts:
+            counts = (batch[CONFLICTS_KEY] & valid).sum(1) if counts is None else counts  # (B,)
+            divisor = counts.float().clamp(min=1)
+        advantages = batch["advantages"]
+        initial = self._initial_entropy(entropy, mask, mode)
+        filter_mode = self.args.entropy_filter if initial is not None or self.args.entropy_filter != "auto" else "off"
+        token_adv, h, delta, shaped = shaped_token_advantages(
+            advantages, valid, batch[WEIGHTS_KEY], entropy, gamma=self.args.entropy_gamma,
+            entropy_threshold=self.args.entropy_threshold, initial_entropy=initial, filter_mode=filter_mode,
+            divisor=divisor,
+        )  # fmt: skip
+        sums = metric_sums(advantages.detach(), valid, batch[CONFLICTS_KEY] & valid, entropy, h, delta, shaped)
+        self._log_gtpo_metrics(finish(sums), mode)
+        return token_adv.to(advantages.dtype)
+
+    def _initial_entropy(self, entropy: torch.Tensor, mask: torch.Tensor, mode: str) -> float | None:
+        """<H>_ini: the stored value, else the mean completion entropy of this batch over all processes; None
+        while no process has a valid token (the filter then waits: `entropy_filter` keeps every row)."""
         if self.gtpo_state.initial_entropy is not None:
             return self.gtpo_state.initial_entropy
         per_completion = mean_entropy(entropy, mask)  # (B,)
         valid = mask.sum(1) > 0  # (B,)
         totals = torch.stack([per_completion[valid].sum(), valid.sum().to(per_completion.dtype)])
         totals = self.accelerator.reduce(totals.float(), reduction="sum")
-        value = (totals[0] / totals[1].clamp(min=1.0)).item()
+        if totals[1] == 0:  # no valid token on any process (every completion masked): nothing measured yet
+            return None
+        value = (totals[0] / totals[1]).item()
         if mode == "train" and math.isfinite(value):  # a NaN batch (a skipped update) must not become <H>_ini
             self.gtpo_state.initial_entropy = value
         return value
 
-    def _log_gtpo_metrics(
-        self, metrics: dict[str, torch.Tensor], entropy: torch.Tensor, mask: torch.Tensor, mode: str
-    ) -> None:
-        """Append this micro-batch's metrics to TRL's `_metrics`, reduced over all processes."""
+    def _log_gtpo_metrics(self, metrics: dict[str, torch.Tensor], mode: str) -> None:
+        """Append this micro-batch's GTPO metrics to TRL's `_metrics`, reduced over all processes (TRL logs
+        `entropy`, `clip_ratio/*` and `aux_loss` itself)."""
         acc = self.accelerator
-        valid = mask.bool()  # (B, T)
         counts = sorted({name for pair in SHARES.values() for name in pair})
-        sums = [torch.where(valid, entropy, 0.0).sum(), valid.sum(), *(metrics[name] for name in counts)]
-        summed = acc.reduce(torch.stack([x.float() for x in sums]).to(acc.device), reduction="sum").tolist()
-        # TRL's own `entropy`: token-weighted mean over the micro-batch of every process (one reduction)
-        self._metrics[mode]["entropy"].append(summed[0] / max(summed[1], 1.0))
-        for name, value in zip(counts, summed[2:], strict=True):
+        summed = acc.reduce(torch.stack([metrics[name].float() for name in counts]).to(acc.device), reduction="sum")
+        for name, value in zip(counts, summed.tolist(), strict=True):
             self._metrics[mode][COUNT_PREFIX + name].append(value)
         means = sorted(set(metrics) - set(counts) - set(SHARES) - {"token_entropy"})
         local = torch.stack([metrics[name].float() for name in means]).to(acc.device)  # (M,)
