@@ -171,3 +171,10 @@ def test_shipped_recipes_parse(name, tmp_path):
         assert (model.use_peft, model.lora_r, model.lora_alpha, training.num_generations) == (True, 128, 128, 8)
         assert (training.learning_rate, training.weight_decay, training.max_grad_norm) == (1e-6, 0.1, 0.1)
         assert training.lr_scheduler_type == "cosine" and training.warmup_steps == 0.005
+
+
+@pytest.mark.parametrize("algo", ["gtpo", "grpo"])
+@pytest.mark.parametrize("value, scale", [("true", "group"), ("false", "none")])
+def test_yaml_boolean_scale_rewards_means_what_trl_says(tmp_path, algo, value, scale):
+    recipe = write(tmp_path, BASE.format(out=tmp_path) + f"scale_rewards: {value}\n")
+    assert parse_args([recipe, "--algo", algo]).training.scale_rewards == scale

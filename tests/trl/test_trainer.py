@@ -66,8 +66,9 @@ def _trl_advantages(rewards_per_func, group_size, weights=(1.0,)):
     return (centred / (nanstd(grouped, dim=1, keepdim=True) + 1e-4)).nan_to_num(0.0).view(-1)  # (N,)
 
 
-def _zeroed(trainer, rewards_per_func, group_size, advantages):
+def _zeroed(trainer, rewards_per_func, group_size, advantages, weights=None):
     trainer._gathered_rewards = rewards_per_func
+    trainer.reward_weights = torch.tensor(weights or [1.0] * rewards_per_func.shape[1])
     return trainer._zero_constant_groups(advantages, group_size)
 
 
@@ -101,7 +102,7 @@ def test_unscorable_rows_do_not_break_a_constant_group():
     assert torch.equal(out[12:], trl[12:]) and (out[12:17] != 0).all()  # a NaN row keeps a mixed group mixed
 
 
-def test_with_two_reward_functions_a_group_is_constant_only_when_every_function_is():
+def test_with_two_reward_functions_a_group_is_constant_when_its_weighted_reward_is():
     # weights (1, 2). group 0: both functions constant (0.1, 0.35): R = 0.1 + 2 * 0.35 = 0.8 on every row,
     # TRL's residue ~ -1.2e-3 -> 0.
     # group 1: function 1 constant, function 2 mixed: R = 1 + 2 * [1, 0] * 6 = [3, 1] * 6, mean 2,
@@ -111,11 +112,20 @@ def test_with_two_reward_functions_a_group_is_constant_only_when_every_function_
     rewards = torch.tensor([[0.1, 0.35]] * 12 + [[1.0, 1.0], [1.0, 0.0]] * 6 + [[1.0, 0.0], [0.0, 1.0]] * 6)
     trl = _trl_advantages(rewards, 12, weights=(1.0, 2.0))
     assert (trl[:12] != 0).all()
-    out = _zeroed(_bare_trainer(), rewards, 12, trl)
+    out = _zeroed(_bare_trainer(), rewards, 12, trl, weights=[1.0, 2.0])
     assert torch.equal(out[:12], torch.zeros(12))
     assert torch.equal(out[12:], trl[12:])
     a, b = 0.957335, 0.957244
     torch.testing.assert_close(out[12:], torch.tensor([a, -a] * 6 + [-b, b] * 6), rtol=1e-5, atol=0)
+
+
+def test_a_varying_function_of_weight_zero_leaves_the_group_constant():
+    # weights (1, 0): function 2 varies ([1, 0] * 6) but counts 0 in R = 0.1 on every row; TRL's weighted sum
+    # leaves its residue (12 x 0.1f), which must not decide the sign of the rows: A = 0 exactly
+    rewards = torch.tensor([[0.1, 1.0], [0.1, 0.0]] * 6)
+    trl = _trl_advantages(rewards, 12, weights=(1.0, 0.0))
+    assert (trl != 0).all()
+    assert torch.equal(_zeroed(_bare_trainer(), rewards, 12, trl, weights=[1.0, 0.0]), torch.zeros(12))
 
 
 def test_zero_constant_groups_takes_this_process_rows():

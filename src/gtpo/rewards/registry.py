@@ -8,7 +8,10 @@ may also carry:
 - `options`: the keyword options it accepts from a run (the built-in correctness reward takes
   `tolerance`, set by a run's `answer_tolerance`);
 - `rate_metric`: the name of the share of completions with `full_score` that training logs
-  (`format_rate`, `accuracy`).
+  (`format_rate`, `accuracy`);
+- `batch_convention`: the function is already a batch function in TRL's convention
+  (`f(completions=[...], **dataset_columns) -> list`, sync or async, `log_extra` / `log_metric` allowed):
+  engines call it as it is.
 
 Built-ins: "format" (the paper's 0..10 formatting score) and "correctness" (10 when correct, see
 `gtpo.rewards.scores`). `register_reward` adds one; engines (`gtpo.trl.rewards`) wrap the entries in
@@ -38,6 +41,7 @@ class Reward:
     rate_metric: str | None = None
     full_score: float = FULL_SCORE
     option_values: dict = field(default_factory=dict)
+    batch_convention: bool = False  # fn is already f(completions=[...], **dataset_columns) -> list (TRL's)
 
     def with_options(self, **values: object) -> Reward:
         """This reward with the given options fixed (those it does not take are ignored)."""

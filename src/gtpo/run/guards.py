@@ -1,16 +1,17 @@
 """Run guards that any engine needs, written once (the TRL trainers apply them in `gtpo.trl.guarded`).
 
-- Reward functions: `RewardGuard` wraps a batch reward function (the engine's calling convention:
-  `f(completions=..., **columns) -> list`). Each call runs with a deadline (`reward_timeout` seconds,
-  in a daemon thread: a user's function can be anything, and a thread lets it run in the trainer's
-  process with its own state; Python cannot stop the thread, which is left running as a daemon). A
-  call that raises is retried one completion at a time, so only the completions that fail score 0; a
-  call past its deadline scores its whole batch 0 (retrying a hanging function would hang again). A
-  value that is not a finite number (or None, TRL's "does not apply") scores 0. Every such completion
-  is counted in `errors` (logged as `reward_errors`), with one warning per function and error type.
-  When a function fails (raises or returns no finite number) on every completion of its first batch,
-  it is broken, not unlucky, and the run stops with `RewardFunctionError` naming the function and the
-  error (deadlines excluded: a slow first batch can be a hostile input).
+- Reward functions: `RewardGuard` wraps a synchronous batch reward function (the engine's calling
+  convention: `f(completions=..., **columns) -> list`, an array or a tensor); `AsyncRewardGuard` an
+  async one. Each call has a deadline (`reward_timeout` seconds; `call_with_deadline`: in place in the
+  main thread, interrupted at the deadline, so code that uses `signal` works). A call that raises is
+  retried one completion at a time, so only the completions that fail score 0; a call past its
+  deadline scores its whole batch 0 (retrying a hanging function would hang again). None or NaN is
+  TRL's "does not apply" and passes through; any other value that is not a finite number scores 0.
+  Every completion that scores 0 this way is counted in `errors` (logged as `reward_errors`), with one
+  warning per function and error type. When a function fails (raises or returns no finite number) on
+  every completion of its first batch, it is broken, not unlucky: `broken` is set, and the trainer
+  stops the run with `RewardFunctionError` on every process once the rewards are gathered (deadlines
+  excluded: a slow first batch can be a hostile input).
   The answer checking inside the built-in correctness reward has its own deadline, per item and in
   worker processes (`gtpo.rewards.pool`): math-verify can spin in C code that no thread can interrupt,
   so only killing a process bounds it. The two deadlines guard different things and both stay.
@@ -20,10 +21,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import threading
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 REWARD_TIMEOUT = 120.0  # seconds, default of GuardArguments.reward_timeout
@@ -54,9 +58,51 @@ class RewardTimeout(TimeoutError):
 
 
 def call_with_deadline(fn: Callable[[], Any], timeout: float | None) -> Any:
-    """fn() in a daemon thread; RewardTimeout if it has not returned after `timeout` seconds (None: no thread)."""
+    """fn(), stopped with RewardTimeout after `timeout` seconds (None: no deadline).
+
+    In the main thread fn runs in place (as TRL runs a reward function: code that uses `signal`, such as
+    math-verify's own timeouts, works); a timer thread interrupts it at the deadline with SIGINT, which
+    Python raises in the main thread, and which this function turns into RewardTimeout (a real Ctrl-C
+    still stops the run). Elsewhere (no signals there) fn runs in a daemon thread that is abandoned
+    at the deadline."""
     if timeout is None:
         return fn()
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_kill"):
+        return _in_main_thread(fn, timeout)
+    return _in_daemon_thread(fn, timeout)
+
+
+def _in_main_thread(fn: Callable[[], Any], timeout: float) -> Any:
+    lock = threading.Lock()
+    state = {"running": True, "fired": False}
+    main = threading.main_thread().ident
+
+    def interrupt() -> None:
+        with lock:
+            if state["running"]:
+                state["fired"] = True
+                signal.pthread_kill(main, signal.SIGINT)
+
+    timer = threading.Timer(timeout, interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        return fn()
+    except KeyboardInterrupt:
+        if state["fired"]:
+            raise RewardTimeout(f"no result within reward_timeout={timeout}s") from None
+        raise
+    finally:
+        with lock:
+            state["running"] = False
+        timer.cancel()
+        if state["fired"]:  # a SIGINT sent just as fn returned is still pending: take it here
+            with contextlib.suppress(KeyboardInterrupt):
+                for _ in range(50):
+                    time.sleep(0.001)
+
+
+def _in_daemon_thread(fn: Callable[[], Any], timeout: float) -> Any:
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -75,15 +121,49 @@ def call_with_deadline(fn: Callable[[], Any], timeout: float | None) -> Any:
     return box["value"]
 
 
-class RewardGuard:
-    """A TRL reward function that cannot stop the run: failures score 0 and are counted in `errors`."""
+def as_scores(values: Any, n: int) -> list[Any]:
+    """A reward function's return value as a list of n entries: a list, tuple, numpy array or tensor (TRL
+    accepts any of them). TypeError naming what came back otherwise."""
+    if hasattr(values, "tolist") and not isinstance(values, (str, bytes)):
+        values = values.tolist()  # numpy arrays and tensors
+    if isinstance(values, (str, bytes, dict)) or not isinstance(values, Sequence) or len(values) != n:
+        length = len(values) if hasattr(values, "__len__") else "?"
+        raise TypeError(f"returned {type(values).__name__} of length {length}, expected {n} numbers (one per completion)")
+    return list(values)
 
-    def __init__(self, func: Callable[..., list[Any]], timeout: float | None = REWARD_TIMEOUT):
+
+class _Logs:
+    """The `log_extra` / `log_metric` calls of one reward call, held back until the call has succeeded."""
+
+    def __init__(self) -> None:
+        self.extra: dict[str, list] = {}
+        self.metrics: dict[str, list[float]] = {}
+
+    def log_extra(self, column: str, values: list) -> None:
+        self.extra.setdefault(column, []).extend(values)
+
+    def log_metric(self, name: str, value: float) -> None:
+        self.metrics.setdefault(name, []).append(value)
+
+
+class RewardGuard:
+    """A reward function (the engine's calling convention, `f(completions=..., **columns) -> list`) that
+    cannot stop the run: failures score 0 and are counted in `errors` (see the module docstring).
+
+    A call that raises is retried one completion at a time; its `log_extra` / `log_metric` calls are
+    held back and passed on once: the batch call's if it succeeded, else one value per completion per
+    extra column (None for a failed completion) and the mean of each metric over the retried items.
+    None or NaN is "does not apply" (TRL's convention), passed on as None, not an error. A function that
+    fails on every completion of its first batch sets `broken` (the trainer stops the run on every
+    process at once, after the rewards are gathered)."""
+
+    def __init__(self, func: Callable[..., Any], timeout: float | None = REWARD_TIMEOUT):
         self.func = func
         self.timeout = timeout
         self.__name__ = callable_name(func)  # TRL logs rewards/<name>/mean
         self.errors = 0
         self.calls = 0
+        self.broken: RewardFunctionError | None = None
         self._warned: set[str] = set()
         self._last_error: BaseException | None = None
         self._timed_out = False
@@ -103,19 +183,18 @@ class RewardGuard:
         return [0.0] * count
 
     def _clean(self, values: Any, n: int) -> list[float | None]:
-        if not isinstance(values, (list, tuple)) or len(values) != n:
-            raise TypeError(f"returned {type(values).__name__} of length {len(values) if hasattr(values, '__len__') else '?'}"
-                            f", expected a list of {n} floats (one per completion)")  # fmt: skip
         out: list[float | None] = []
-        for value in values:
+        for value in as_scores(values, n):
             if value is None:
                 out.append(None)
                 continue
             try:  # numpy and 0-d torch numbers too, as TRL accepts them; not strings
-                number = math.nan if isinstance(value, (str, bytes)) else float(value)
+                number = math.inf if isinstance(value, (str, bytes)) else float(value)
             except (TypeError, ValueError):
-                number = math.nan
-            if math.isfinite(number):
+                number = math.inf
+            if math.isnan(number):
+                out.append(None)  # "does not apply", as TRL reads NaN and None
+            elif math.isfinite(number):
                 out.append(number)
             else:
                 out += self._fail(1, ValueError(f"returned {value!r}, not a finite number"))
@@ -128,35 +207,92 @@ class RewardGuard:
         failed = self.errors - errors_before
         if self.calls == 1 and completions and failed == len(completions) and not self._timed_out:
             err = self._last_error
-            raise RewardFunctionError(
+            self.broken = RewardFunctionError(
                 f"reward function {self.__name__!r} failed on all {failed} completions of its first batch "
                 f"({type(err).__name__}: {err}). Fix the function: a user reward is `f(completion: str) -> float` "
                 "or `f(completion: str, answer: str) -> float`; a TRL-style function takes `completions` and the "
                 "dataset columns as keyword arguments and returns one float per completion."
-            ) from err
+            )
+            self.broken.__cause__ = err
         return scores
+
+    def _call(self, completions: list[Any], kwargs: dict[str, Any], logs: _Logs) -> Any:
+        if "log_extra" in kwargs:
+            kwargs = {**kwargs, "log_extra": logs.log_extra}
+        if "log_metric" in kwargs:
+            kwargs = {**kwargs, "log_metric": logs.log_metric}
+        return call_with_deadline(lambda: self.func(completions=completions, **kwargs), self.timeout)
 
     def _score(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
         n = len(completions)
+        logs = _Logs()
         try:
-            return self._clean(
-                call_with_deadline(lambda: self.func(completions=completions, **kwargs), self.timeout), n
-            )
+            scores = self._clean(self._call(completions, kwargs, logs), n)
+            self._pass_on(kwargs, logs.extra, {k: sum(v) / len(v) for k, v in logs.metrics.items()})
+            return scores
         except RewardTimeout as err:
             self._timed_out = True
             return self._fail(n, err)
         except Exception:  # noqa: BLE001 - retried item by item below
             pass
         scores: list[float | None] = []
+        item_logs: list[_Logs | None] = []
         for i in range(n):  # one completion at a time: only the failing ones score 0
             item = {k: [v[i]] if isinstance(v, list) and len(v) == n else v for k, v in kwargs.items()}
+            logs = _Logs()
             try:
-                result = call_with_deadline(lambda i=i, item=item: self.func(completions=[completions[i]], **item),
-                                            self.timeout)  # fmt: skip
-                scores += self._clean(result, 1)
+                scores += self._clean(self._call([completions[i]], item, logs), 1)
+                item_logs.append(logs)
             except RewardTimeout as err:
                 self._timed_out = True
                 scores += self._fail(1, err)
+                item_logs.append(None)
             except Exception as err:  # noqa: BLE001
                 scores += self._fail(1, err)
+                item_logs.append(None)
+        columns = {c for logs in item_logs if logs for c in logs.extra}
+        extra = {c: [(logs.extra.get(c) or [None])[0] if logs else None for logs in item_logs] for c in sorted(columns)}
+        values: dict[str, list[float]] = {}
+        for logs in item_logs:
+            for name, seen in (logs.metrics if logs else {}).items():
+                values.setdefault(name, []).extend(seen)
+        self._pass_on(kwargs, extra, {k: sum(v) / len(v) for k, v in values.items()})
+        return scores
+
+    @staticmethod
+    def _pass_on(kwargs: dict[str, Any], extra: dict[str, list], metrics: dict[str, float]) -> None:
+        for column, values in extra.items():
+            kwargs["log_extra"](column, values)
+        for name, value in metrics.items():
+            kwargs["log_metric"](name, value)
+
+
+class AsyncRewardGuard(RewardGuard):
+    """`RewardGuard` for an `async` reward function (or an object whose `__call__` is async): awaited with
+    `asyncio.wait_for(reward_timeout)`, retried item by item on an exception, the same counting."""
+
+    async def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
+        import asyncio
+
+        self.calls += 1
+        n = len(completions)
+        errors_before = self.errors
+        try:
+            result = await asyncio.wait_for(self.func(completions=completions, **kwargs), self.timeout)
+            return self._clean(result, n)
+        except asyncio.TimeoutError as err:
+            return self._fail(n, RewardTimeout(f"no result within reward_timeout={self.timeout}s: {err}"))
+        except Exception:  # noqa: BLE001 - retried item by item below
+            pass
+        scores: list[float | None] = []
+        for i in range(n):
+            item = {k: [v[i]] if isinstance(v, list) and len(v) == n else v for k, v in kwargs.items()}
+            try:
+                result = await asyncio.wait_for(self.func(completions=[completions[i]], **item), self.timeout)
+                scores += self._clean(result, 1)
+            except Exception as err:  # noqa: BLE001
+                scores += self._fail(1, err)
+        if self.calls == 1 and n and self.errors - errors_before == n:
+            self.broken = RewardFunctionError(f"reward function {self.__name__!r} failed on all {n} completions of "
+                                              f"its first batch ({type(self._last_error).__name__}: {self._last_error})")  # fmt: skip
         return scores

@@ -1,14 +1,16 @@
 """Resolve a recipe's reward names into registry entries: registered names, or your own 'module:function'.
 
-`load_reward("module:function")` imports the function (it must take `(completion)` or `(completion,
-answer)`; the arity is read from its signature) and returns it as a `gtpo.rewards.Reward` named after
-the function, without registering it. Engines wrap the resolved entries in their own calling
+`load_reward("module:function")` imports the function and returns it as a `gtpo.rewards.Reward` named
+after the function, without registering it: a plain reward `f(completion)` / `f(completion, answer)`
+(the arity is read from its signature), or, when it has a `completions` parameter, a batch function in
+TRL's convention (`f(completions=[...], **dataset_columns) -> list`, sync or async), passed on as it is. Engines wrap the resolved entries in their own calling
 convention (`gtpo.trl.rewards`).
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from gtpo.rewards import Reward, get_reward, reward_names
 from gtpo.rewards.registry import takes_answer
@@ -28,7 +30,16 @@ def load_reward(spec: str) -> Reward:
                          "with the module importable (on PYTHONPATH or installed)") from err
     if not callable(func):
         raise ValueError(f"rewards: {spec!r} is a {type(func).__name__}, not a function (completion[, answer]) -> float")
+    if _takes_completions(func):  # TRL's batch convention: f(completions=[...], **columns) -> list
+        return Reward(name, func, takes_answer=False, batch_convention=True)
     return Reward(name, func, takes_answer(func, spec))
+
+
+def _takes_completions(func) -> bool:
+    try:  # inspect.signature reads a callable object's __call__ (self excluded)
+        return "completions" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def load_rewards(names: list[str], *, answer_tolerance: str = "strict") -> list[Reward]:

@@ -9,8 +9,8 @@ reward-function faults, non-finite updates. The GRPO algorithm itself is TRL's, 
   and optimizer moments stay exactly as they were. transformers still counts the step (global_step
   and the learning-rate schedule advance). Counted as `skipped_updates`. After
   `max_nonfinite_steps` such steps in a row, a checkpoint of the last finite parameters is saved and
-  `train()` raises `NonFiniteUpdatesError`. fp16 runs (GradScaler) and DeepSpeed keep their own
-  overflow handling and are not guarded here.
+  `train()` raises `NonFiniteUpdatesError`. fp16 runs (GradScaler) keep their own overflow handling;
+  under DeepSpeed the guard cannot run (its engine steps the optimizer) and the trainer warns so.
 - Checkpoints are written atomically (`gtpo.run.checkpoints`).
 - A model that holds NaN/inf parameters is refused before training (`NonFiniteWeightsError`): it
   would otherwise fail inside generation with torch's "probability tensor contains either inf, nan".
@@ -18,16 +18,24 @@ reward-function faults, non-finite updates. The GRPO algorithm itself is TRL's, 
 
 from __future__ import annotations
 
-import inspect
 import math
 import shutil
+import warnings
 from typing import Any
 
 import torch
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
+from trl.trainer.utils import is_async_callable
 
 from gtpo.run.checkpoints import COMPLETE_MARKER, publish, staging_root
-from gtpo.run.guards import MAX_NONFINITE_STEPS, REWARD_TIMEOUT, RewardGuard, RunGuardError
+from gtpo.run.guards import (
+    MAX_NONFINITE_STEPS,
+    REWARD_TIMEOUT,
+    AsyncRewardGuard,
+    RewardFunctionError,
+    RewardGuard,
+    RunGuardError,
+)
 from trl import GRPOTrainer
 
 
@@ -41,17 +49,25 @@ class NonFiniteWeightsError(RunGuardError):
 
 
 def guard_reward_funcs(funcs: Any, timeout: float | None) -> Any:
-    """Wrap every plain synchronous callable (not a reward model, model id or async function) in RewardGuard."""
+    """Wrap every plain callable (not a reward model or a model id) in RewardGuard, or AsyncRewardGuard when
+    calling it returns a coroutine (TRL's `is_async_callable`: async functions and async `__call__`)."""
     single = not isinstance(funcs, list)
-    guarded = [
-        RewardGuard(f, timeout)
-        if callable(f)
-        and not isinstance(f, (torch.nn.Module, RewardGuard))
-        and not inspect.iscoroutinefunction(f)
-        else f
-        for f in ([funcs] if single else funcs)
-    ]
+    guarded = []
+    for f in [funcs] if single else funcs:
+        if not callable(f) or isinstance(f, (torch.nn.Module, RewardGuard)):
+            guarded.append(f)
+        else:
+            guarded.append(AsyncRewardGuard(f, timeout) if is_async_callable(f) else RewardGuard(f, timeout))
     return guarded[0] if single else guarded
+
+
+def nonfinite_parameters(model: Any) -> list[str]:
+    """Names of the floating parameters holding NaN or inf; parameters on the meta device (not loaded on
+    this process, as FSDP's CPU-RAM-efficient loading leaves them on all but one rank) are skipped."""
+    return [
+        name for name, p in model.named_parameters()
+        if p.is_floating_point() and p.device.type != "meta" and not bool(p.isfinite().all())
+    ]  # fmt: skip
 
 
 class AtomicCheckpoints:
@@ -94,7 +110,10 @@ class GuardedGRPOTrainer(AtomicCheckpoints, GRPOTrainer):
     """TRL's GRPOTrainer (algorithm unchanged) with the run guards of this module.
 
     Overridden hooks:
-    - `__init__`: wraps the reward functions in `RewardGuard`; refuses a model with NaN/inf parameters;
+    - `__init__`: wraps the reward functions in `RewardGuard` / `AsyncRewardGuard`; refuses a model with
+      NaN/inf parameters; warns that the non-finite-update guard does not run under DeepSpeed;
+    - `_calculate_rewards`: after TRL's gather, stops the run on every process when a reward function
+      failed on its whole first batch on any process (no process is left waiting in a collective);
     - `_get_grad_norm` (the last hook before `optimizer.step()`): drops the gradients of a non-finite
       update and stops the run after `max_nonfinite_steps` of them in a row;
     - `_save_checkpoint` and `_get_output_dir` (`AtomicCheckpoints`): atomic checkpoints;
@@ -111,18 +130,40 @@ class GuardedGRPOTrainer(AtomicCheckpoints, GRPOTrainer):
         if reward_timeout is not None and not reward_timeout > 0:
             raise ValueError(f"reward_timeout={reward_timeout}: must be > 0 seconds, or None for no deadline")
         super().__init__(model, guard_reward_funcs(reward_funcs, reward_timeout), args=args, **kwargs)
-        bad = [name for name, p in self.model.named_parameters() if p.is_floating_point() and not p.isfinite().all()]
+        bad = nonfinite_parameters(self.model)
         if bad:
             raise NonFiniteWeightsError(
                 f"model {getattr(self.model.config, '_name_or_path', '')!r}: {len(bad)} parameter tensor(s) hold "
                 f"NaN or inf (first: {bad[0]}); the checkpoint is corrupt: train from an earlier checkpoint or "
                 "the base model (model_name_or_path)"
             )
+        if self.is_deepspeed_enabled and self.accelerator.scaler is None:
+            warnings.warn(
+                "DeepSpeed: the non-finite-update guard (max_nonfinite_steps) does not run under DeepSpeed, whose "
+                "engine steps the optimizer itself; DeepSpeed skips overflowing steps only with fp16 loss scaling. "
+                "Watch grad_norm in the logs, or train without DeepSpeed to have NaN/inf updates skipped.",
+                RuntimeWarning, stacklevel=2,
+            )  # fmt: skip
         self.max_nonfinite_steps = max_nonfinite_steps
         self.nonfinite_in_a_row = 0
         self._skipped_since_log = 0
         self._reward_errors_logged = 0
         self._stopped_nonfinite = False
+
+    # ---- reward functions --------------------------------------------------------------------------
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        # after TRL's gather every process is here: a function broken on one process stops all of them
+        broken = [f.broken for f in self.reward_funcs if isinstance(f, RewardGuard) and f.broken is not None]
+        flag = torch.tensor([float(bool(broken))], device=self.accelerator.device)
+        if self.accelerator.num_processes > 1:
+            flag = self.accelerator.reduce(flag, reduction="sum")
+        if flag.item() > 0:
+            raise broken[0] if broken else RewardFunctionError(
+                "a reward function failed on all completions of its first batch on another process; see that "
+                "process's error"
+            )
+        return rewards
 
     # ---- non-finite updates ------------------------------------------------------------------------
     def _get_grad_norm(self, model, grad_norm=None):

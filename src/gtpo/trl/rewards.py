@@ -39,7 +39,10 @@ def completion_text(completion: Any) -> str:
 
 
 def trl_reward(reward: Reward) -> Callable[..., list[float]]:
-    """`reward` in TRL's convention: f(completions, answer=None, log_metric=None, **columns) -> list[float]."""
+    """`reward` in TRL's convention: f(completions, answer=None, log_metric=None, **columns) -> list[float]
+    (a reward already in that convention is returned as it is)."""
+    if reward.batch_convention:
+        return reward.fn
 
     def scored(
         completions: list[Any],

@@ -74,6 +74,8 @@ def build_parser() -> RecipeParser:
 
 def parse_args(argv: list[str]) -> TrainArgs:
     values, explicit = parse_recipe(argv, build_parser())
+    if str(values.get("scale_rewards")).lower() in ("true", "false"):  # YAML booleans, TRL's own spelling
+        values["scale_rewards"] = "group" if str(values["scale_rewards"]).lower() == "true" else "none"
     sections = {name: build(cls, values) for name, cls in SECTIONS.items()}
     model = build(ModelConfig, values)
     if sections["algorithm"].algo == "gtpo":

@@ -160,10 +160,14 @@ class GTPOTrainer(GuardedGRPOTrainer):
             logged.extend(gathered)
 
     def _zero_constant_groups(self, advantages: torch.Tensor, group_size: int) -> torch.Tensor:
-        """A = 0 exactly on this process's rows of groups whose rewards (every reward function's) are all
-        equal; unscorable rows (every function returned None, NaN here) do not count and keep TRL's A = 0."""
+        """A = 0 exactly on this process's rows of groups whose rewards (the weighted sum of the functions,
+        as TRL computes it) are all equal; unscorable rows (every function returned None) do not count and
+        keep TRL's A = 0."""
         rewards = self._gathered_rewards.to(advantages.device)  # (N, K)
-        constant = constant_groups(rewards, group_size)  # (N,)
+        weights = self.reward_weights.to(rewards.device).unsqueeze(0)  # (1, K)
+        summed = (rewards * weights).nansum(dim=1)  # (N,) TRL's reward: the weighted sum, None/NaN skipped
+        summed = torch.where(rewards.isnan().all(dim=1), torch.nan, summed)  # no function applied: unscored
+        constant = constant_groups(summed, group_size)  # (N,)
         start = self.accelerator.process_index * advantages.size(0)
         local = constant[start : start + advantages.size(0)]  # (B,)
         local = local.view(-1, *([1] * (advantages.dim() - 1)))
@@ -243,11 +247,10 @@ class GTPOTrainer(GuardedGRPOTrainer):
         mask = batch["completion_mask"] if "tool_mask" not in batch else batch["completion_mask"] * batch["tool_mask"]
         valid = mask.bool()  # (B, T)
         mode = "train" if self.model.training else "eval"
-        counts = batch.get(COUNTS_KEY)
         divisor = None
-        if self.args.normalize_by_conflicts:
-            counts = (batch[CONFLICTS_KEY] & valid).sum(1) if counts is None else counts  # (B,)
-            divisor = counts.float().clamp(min=1)
+        if self.args.normalize_by_conflicts:  # "exact" counts the tokens the loss sees (tool outputs excluded)
+            counts = batch[COUNTS_KEY] if self.args.conflict_count != "exact" else (batch[CONFLICTS_KEY] & valid).sum(1)
+            divisor = counts.float().clamp(min=1)  # (B,)
         advantages = batch["advantages"]
         initial = self._initial_entropy(entropy, mask, mode)
         filter_mode = self.args.entropy_filter if initial is not None or self.args.entropy_filter != "auto" else "off"
