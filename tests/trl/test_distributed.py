@@ -123,3 +123,16 @@ def test_losses_initial_entropy_and_logged_metrics_reduce_over_both_ranks(ranks)
     (other,) = [row for row in ranks[1]["log_history"] if "entropy" in row]
     for key in ("entropy", "gtpo/conflict_frac_pos", "gtpo/conflict_frac_neg"):
         assert other[key] == logged[key]
+
+
+@pytest.mark.slow
+def test_a_reward_broken_on_one_process_stops_every_process(tiny_model_dir, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                "--master_addr", "127.0.0.1", "--master_port", str(_free_port())]  # fmt: skip
+    done = subprocess.run([*torchrun, str(WORKER), str(tiny_model_dir), str(tmp_path), "broken-on-rank-1"], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode != 0
+    # both processes raise (rank 1 its own error, rank 0 the collective's), none waits for a timeout
+    assert "only fails on process 1" in done.stderr
+    assert "failed on all completions of its first batch on another process" in done.stderr

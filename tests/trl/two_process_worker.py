@@ -7,7 +7,9 @@ the processes. Generation is scripted by global row (`ROW_TEXTS`): process 1's c
 shorter, so the two processes hold batches of different widths and the gathered batch is padded
 across processes. Everything the test re-derives is written to OUT/rank{r}.pt: each generation
 output, each micro-batch's inputs, log-probs, entropies and loss, <H>_ini, and the log history.
-usage: two_process_worker.py MODEL_DIR OUT_DIR
+usage: two_process_worker.py MODEL_DIR OUT_DIR [broken-on-rank-1]
+With `broken-on-rank-1` the reward function fails on every completion on process 1 only: both processes
+must stop with RewardFunctionError (none left waiting in a collective).
 """
 
 from __future__ import annotations
@@ -78,5 +80,23 @@ def main(model_dir: str, out_dir: str) -> None:
     trainer.accelerator.wait_for_everyone()
 
 
+def broken_on_rank_1(model_dir: str, out_dir: str) -> None:
+    import os
+
+    def reward(completions, **_):
+        if int(os.environ["RANK"]) == 1:
+            raise ValueError("this reward only fails on process 1")
+        return [1.0] * len(completions)
+
+    torch.set_num_threads(1)
+    trainer = make_trainer(model_dir, Path(out_dir) / "broken", reward=reward, per_device_train_batch_size=PER_PROCESS,
+                           steps_per_generation=2, max_steps=2)  # fmt: skip
+    trainer._generate = ScriptedGeneration(trainer, ROW_TEXTS)
+    trainer.train()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[3:] == ["broken-on-rank-1"]:
+        broken_on_rank_1(sys.argv[1], sys.argv[2])
+    else:
+        main(sys.argv[1], sys.argv[2])
