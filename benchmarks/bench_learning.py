@@ -13,6 +13,8 @@ Suites (`--suite`):
 - ablations: gtpo (defaults: gamma 0.1, tau ln 2, filter auto, prefix_suffix) | gamma 0.01 | gamma 0 |
   scope all | tau 0.7 | tau 1.05 | tau 2.0 | filter off | OnlyNeg (filter negative_only), plus
   tau 0.3 with the filter always on and OnlyNeg at tau 0.3 (where the filter fires on this model)
+- negatives: gtpo | grpo (beta 0) | negative_weight 0.5 | conflict_max_run 4: does skipping the negative
+  update on conflict tokens cost diversity (pass@k, `bench_passk.py`) and stability (entropy)?
 - components: gtpo | grpo (beta 0) | scope none (entropy parts only, no conflict weights) | conflict
   only (gamma 0, filter off) | w = 1 (positive_weight 1: negatives' conflict tokens skipped, positives'
   not doubled) | gamma 0 | filter off: which part of GTPO does what; meant for a
@@ -96,6 +98,12 @@ SUITES["variants"] = {
     "ref-union": [*REF, "--conflict_combine", "union"],
     "ref-no-norm": [*REF, "--normalize_by_conflicts", "false"],
     "ref-exact-count": [*REF, "--conflict_count", "exact"],
+}
+SUITES["negatives"] = {  # does skipping negative updates cost diversity and stability? (docs/results.md)
+    "gtpo": GTPO,
+    "grpo": ["--algo", "grpo", "--beta", "0.0"],
+    "negative_weight=0.5": [*GTPO, "--negative_weight", "0.5"],
+    "max_run=4": [*GTPO, "--conflict_max_run", "4"],
 }
 SUITES["real"] = {  # the real-model comparison (--recipe recipes/smollm2-135m-gtpo.yaml --start ...)
     "gtpo": GTPO,
@@ -338,6 +346,7 @@ def aggregate(runs: list[dict], start_row: dict, ks: list[int]) -> dict:
         entry["train_s"] = stats([r["train_s"] for r in rs])
         entry["eval_s"] = stats([r["eval_s"] for r in rs])
         entry["per_problem"] = _mean_per_problem(rs)
+        entry["runs"] = [{"seed": r["seed"], "eval_dir": r["eval_dir"]} for r in rs]  # for bench_passk.py
         out["configs"][name] = entry
     return out
 

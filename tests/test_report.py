@@ -107,3 +107,15 @@ def test_cli_default_output_and_errors(tmp_path, capsys):
         main([str(run), "--labels", "a", "b"])
     with pytest.raises(SystemExit):
         main([str(run), "--nope"])
+
+
+def test_the_collapse_monitors_step_is_marked(tmp_path):
+    from gtpo.report import findings
+
+    run_dir = _write_run(tmp_path / "gtpo")
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows[11]["collapse"] = 2.0  # the monitor warned at step 12 (entropy)
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = findings([load_run(run_dir, "gtpo")], 0.1)
+    assert "- collapse monitor (gtpo): warned at step 12 (entropy below the limit); dotted line in the plots." in lines
+    assert not any("collapse" in line for line in findings([load_run(_write_run(tmp_path / "quiet"), "q")], 0.1))

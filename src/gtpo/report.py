@@ -154,6 +154,8 @@ def _draw(ax, runs: list[Run], keys: tuple[str, ...], title: str) -> bool:
             suffix = f" ({key.rsplit('_', 1)[-1]})" if len(keys) > 1 else ""
             ax.plot(steps, smooth(values, window), style, color=color, linewidth=2, label=run.label + suffix)
             drew = True
+        for step in run.series("collapse")[0]:  # where the collapse monitor warned
+            ax.axvline(step, color=color, linestyle=":", linewidth=1.2)
     if keys[0] in RATES:
         ax.set_ylim(-0.02, 1.02)
     ax.set_title(title, fontsize=9)
@@ -219,6 +221,13 @@ def findings(runs: list[Run], tail: float) -> list[str]:
             out.append(
                 f"- {key} (mean of the first -> last {tail:.0%} of logged steps): " + "; ".join(parts) + "."
             )
+    reasons = {1: "conflict share of positive completions above the limit", 2: "entropy below the limit",
+               3: "conflict share and entropy"}  # fmt: skip
+    for run in runs:
+        steps, codes = run.series("collapse")
+        if steps:
+            out.append(f"- collapse monitor ({run.label}): warned at step {steps[0]:.0f} "
+                       f"({reasons.get(int(codes[0]), 'see the run log')}); dotted line in the plots.")  # fmt: skip
     return out
 
 

@@ -321,3 +321,21 @@ def test_matches_loop_reference_paper_sized_groups(scope):
         adv = [rng.choice([-1.0, 0.0, 1.0]) for _ in range(n)]
         got = conflict_mask(torch.tensor(ids), torch.tensor(mask), torch.tensor(adv), g, scope=scope)
         assert got.tolist() == loop_conflicts(ids, mask, adv, g, scope), f"seed {seed}"
+
+
+# ---- options beyond the paper: negative_weight, max_run --------------------------------------------
+def test_negative_weight_and_max_run_by_hand():
+    # one group: row 0 (A = +1) [7, 8, 9, 5, 1], row 1 (A = -1) [7, 8, 9, 6, 1]: forward run t = 0..2
+    # (tokens 7 8 9), backward run s = 0 (token 1 at the end); union conflicts at t = 0, 1, 2, 4
+    ids = torch.tensor([[7, 8, 9, 5, 1], [7, 8, 9, 6, 1]])
+    mask = torch.ones(2, 5)
+    adv = torch.tensor([1.0, -1.0])
+    assert conflict_weights(ids, mask, adv, 2).tolist() == [[2, 2, 2, 1, 2], [0, 0, 0, 1, 0]]
+    # negative_weight 0.5: the negative row keeps half of its update on the shared tokens
+    assert conflict_weights(ids, mask, adv, 2, negative_weight=0.5).tolist() == [[2, 2, 2, 1, 2], [0.5, 0.5, 0.5, 1, 0.5]]
+    # max_run 2: only the first 2 and the last 2 tokens can be conflicts: t = 2 (token 9) is not any more
+    assert conflict_weights(ids, mask, adv, 2, max_run=2).tolist() == [[2, 2, 1, 1, 2], [0, 0, 1, 1, 0]]
+    with pytest.raises(ValueError, match="max_run must be a positive int"):
+        conflict_weights(ids, mask, adv, 2, max_run=0)
+    with pytest.raises(ValueError, match="negative_weight"):
+        conflict_weights(ids, mask, adv, 2, negative_weight=-1.0)

@@ -256,3 +256,20 @@ def test_bad_input(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         gtpo_loss(**args, initial_entropy=0.5)
+
+
+@pytest.mark.parametrize("old", [False, True])
+def test_with_both_weights_1_no_shaping_and_no_filter_gtpo_is_grpo(old):
+    for seed in range(30):
+        ids, mask, adv, g, logps = _random_group(seed)
+        old_logps = (logps + 0.05 * torch.randn_like(logps)) if old else None
+        weights = conflict_weights(ids, mask, adv, g, positive_weight=1.0, negative_weight=1.0)
+        assert torch.equal(weights, mask.float())  # lambda = 1 on every valid token
+        lp_gtpo = logps.clone().requires_grad_(True)
+        lp_grpo = logps.clone().requires_grad_(True)
+        loss_gtpo, _ = gtpo_loss(lp_gtpo, adv, mask, weights, torch.rand_like(logps), old_logps=old_logps, gamma=0.0,
+                                 filter_mode="off")  # fmt: skip
+        loss_grpo, _ = grpo_loss(lp_grpo, adv, mask, old_logps=old_logps)
+        loss_gtpo.backward()
+        loss_grpo.backward()
+        assert torch.equal(loss_gtpo, loss_grpo) and torch.equal(lp_gtpo.grad, lp_grpo.grad), f"seed {seed}"

@@ -30,7 +30,8 @@ def test_defaults_follow_the_paper(tmp_path):
 def test_every_gtpo_field_is_documented_once():
     own = {f.name for f in dataclasses.fields(GTPOConfig)} - {f.name for f in dataclasses.fields(GRPOConfig)}
     assert own == {"conflict_scope", "positive_weight", "entropy_threshold", "entropy_gamma", "entropy_filter",
-                   "normalize_by_conflicts", "conflict_combine", "conflict_count", "gtpo_variant"}  # fmt: skip
+                   "normalize_by_conflicts", "conflict_combine", "conflict_count", "gtpo_variant", "negative_weight",
+                   "conflict_max_run", "collapse_conflict_share", "collapse_entropy_fraction"}  # fmt: skip
     for f in dataclasses.fields(GTPOConfig):
         if f.name in own:
             assert len(f.metadata["help"]) > 40, f.name

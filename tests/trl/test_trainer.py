@@ -52,6 +52,8 @@ def _bare_trainer(*, training=True, **accelerator):
     trainer.model = SimpleNamespace(training=training)
     trainer.callback_handler = SimpleNamespace(callbacks=[TrainerCallback(), GTPOState()])
     trainer._metrics = defaultdict(lambda: defaultdict(list))
+    trainer.args = SimpleNamespace(collapse_conflict_share=1.0, collapse_entropy_fraction=0.0)  # monitor off
+    trainer.state = SimpleNamespace(global_step=1)
     return trainer
 
 
@@ -416,3 +418,27 @@ def test_reference_code_variant_reaches_weights_and_loss(tiny_model_dir, tmp_pat
         conflict_mask=out[CONFLICTS_KEY], normalize_by_conflicts=True, conflict_counts=counts,
     )  # fmt: skip
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-4, atol=1e-5)
+
+
+# ---- the collapse monitor --------------------------------------------------------------------------
+def test_collapse_monitor_warns_once_and_logs_the_step(parent_log, capsys):
+    trainer = _bare_trainer()
+    trainer.args = SimpleNamespace(collapse_conflict_share=0.5, collapse_entropy_fraction=0.25)
+    trainer.state = SimpleNamespace(global_step=7)
+    trainer.gtpo_state.initial_entropy = 2.0
+    # window 1: positive share 4 / 10 = 0.4 <= 0.5, entropy 0.6 >= 0.25 x 2 = 0.5: quiet
+    _log_micro_batch(trainer, "train", [(1.0, 10, 4), (-1.0, 10, 4)])
+    trainer._metrics["train"]["entropy"].append(0.6)
+    trainer.log({"loss": 0.5})
+    assert "gtpo/collapse" not in parent_log[-1][1] and "possible collapse" not in capsys.readouterr().err
+    # window 2: share 6 / 10 = 0.6 > 0.5 and entropy 0.4 < 0.5: both reasons, code 1 + 2
+    _log_micro_batch(trainer, "train", [(1.0, 10, 6), (-1.0, 10, 4)])
+    trainer._metrics["train"]["entropy"].append(0.4)
+    trainer.log({"loss": 0.5})
+    assert parent_log[-1][1]["gtpo/collapse"] == [3.0]
+    err = capsys.readouterr().err
+    assert "step 7: possible collapse" in err and "60%" in err and "negative_weight" in err
+    # window 3: still collapsed, but the monitor warns once per run
+    _log_micro_batch(trainer, "train", [(1.0, 10, 9), (-1.0, 10, 4)])
+    trainer.log({"loss": 0.5})
+    assert "gtpo/collapse" not in parent_log[-1][1] and capsys.readouterr().err == ""

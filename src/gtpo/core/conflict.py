@@ -16,8 +16,12 @@ Scope:
 - "none": no conflict tokens (every valid token weighs 1): GTPO's entropy parts alone, an ablation
   of the conflict mechanism (not in the paper).
 The conflict set is forward UNION backward. Weights (`combine="union"`, the default): `positive_weight`
-on conflict tokens of positive rows, 0 on conflict tokens of negative rows, 1 on every other valid
-token, 0 on padding. `combine="product"` is the reference code's rule: the forward weights times the
+on conflict tokens of positive rows, `negative_weight` (0, the paper) on conflict tokens of negative
+rows, 1 on every other valid token, 0 on padding. Options beyond the paper, off by default:
+`negative_weight` > 0 keeps part of the negative update on shared tokens (1 with positive_weight 1,
+gamma 0 and the filter off is GRPO exactly), and `max_run` confines conflicts to each row's first and
+last `max_run` tokens, the format frame (the tags and EOS), however long the shared runs are.
+`combine="product"` is the reference code's rule: the forward weights times the
 backward weights, so a positive token inside both runs weighs positive_weight**2.
 
 Conflict counts (`conflict_counts`, the divisor of the reference code's normalisation): "exact" is the
@@ -124,13 +128,15 @@ def conflict_chunks(
     groups: torch.Tensor,  # (B, G) long row numbers, -1 = no row
     scope: str,
     chunk_elements: int | None = None,
+    max_run: int | None = None,
 ):
     """The conflict search, a chunk of whole groups at a time. Yields (rows, fwd, bwd, bwd_s, valid):
     `rows` (R,) the row numbers of the chunk's real rows, and for each of them (R, T) bool: forward
     conflicts, backward conflicts in forward coordinates, backward conflicts in backward coordinates
     (s = length - 1 - t), valid tokens. A chunk holds at most `chunk_elements` row x position cells
     (default max(2**16, N * T / 128)), so the search's temporaries stay a small fraction of the ids
-    tensor whatever N, and its time is G passes over N x T cells."""
+    tensor whatever N, and its time is G passes over N x T cells. `max_run` keeps only conflicts among
+    the first `max_run` tokens (forward) and the last `max_run` tokens (backward) of each row."""
     n, t = completion_ids.shape
     b, g = groups.shape
     if chunk_elements is None:
@@ -162,6 +168,9 @@ def conflict_chunks(
             fwd = _leading_run(fwd)  # run from the first token
             bwd_s = _leading_run(bwd_s)  # run from the last valid token, in backward coordinates
         bwd_s &= back_valid
+        if max_run is not None:  # only the frame: the first and the last max_run tokens
+            fwd = fwd & (steps < max_run)
+            bwd_s = bwd_s & (steps < max_run)
         bwd = bwd_s.gather(1, back_idx) & ok  # (R, T) back in forward coordinates: s = length - 1 - t
         yield index.reshape(-1)[real], (fwd & ok)[real], bwd[real], bwd_s[real], ok[real]
 
@@ -225,6 +234,8 @@ def conflict_weights(
     scope: str = "prefix_suffix",
     positive_weight: float = 2.0,
     combine: str = "union",
+    negative_weight: float = 0.0,
+    max_run: int | None = None,
 ) -> torch.Tensor:  # (N, T) float32
     """GTPO token weights lambda_{i,t} (spec section 2).
 
@@ -239,11 +250,11 @@ def conflict_weights(
     """
     return conflict_tensors(
         completion_ids, completion_mask, advantages, group_size, scope=scope, positive_weight=positive_weight,
-        combine=combine,
+        combine=combine, negative_weight=negative_weight, max_run=max_run,
     )[0]
 
 
-def _weights(fwd, bwd, valid, advantages, w: float, combine: str) -> torch.Tensor:  # (N, T)
+def _weights(fwd, bwd, valid, advantages, w: float, combine: str, nw: float = 0.0) -> torch.Tensor:  # (N, T)
     dtype = torch.float64 if advantages.dtype == torch.float64 else torch.float32
     weights = valid.to(dtype)  # (N, T): 1 on valid tokens, 0 on padding
     sign = advantages.unsqueeze(1)  # (N, 1)
@@ -253,7 +264,8 @@ def _weights(fwd, bwd, valid, advantages, w: float, combine: str) -> torch.Tenso
         runs = fwd.to(dtype) + bwd.to(dtype)  # (N, T): in how many of the two runs (0, 1, 2)
     positive = torch.full_like(weights, w).pow(runs)  # (N, T): w ** runs, 1 off the runs
     weights = torch.where((runs > 0) & (sign > 0), positive, weights)
-    weights = torch.where((runs > 0) & (sign < 0), torch.zeros_like(weights), weights)
+    negative = torch.zeros_like(weights) if nw == 0 else torch.full_like(weights, nw).pow(runs)  # (N, T)
+    weights = torch.where((runs > 0) & (sign < 0), negative, weights)
     return weights  # (N, T)
 
 
@@ -269,6 +281,8 @@ def conflict_tensors(
     count: str | None = None,
     group_ids: torch.Tensor | None = None,  # (N,)
     chunk_elements: int | None = None,
+    negative_weight: float = 0.0,
+    max_run: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """`conflict_weights`, `conflict_mask` and (when `count` is given) `conflict_counts` from one search
     for conflicts: what a trainer needs per batch. Returns ((N, T) weights, (N, T) bool mask, (N,) counts
@@ -276,8 +290,12 @@ def conflict_tensors(
 
     Groups are either consecutive rows of `group_size`, or given by `group_ids` ((N,) integers, rows
     in any order, groups of any size; then `group_size` is None). Extra memory beyond the outputs is
-    bounded by the chunked search (`conflict_chunks`, `chunk_elements` cells at a time)."""
+    bounded by the chunked search (`conflict_chunks`, `chunk_elements` cells at a time).
+    `negative_weight` (default 0, the paper) is the weight of conflict tokens in negative completions;
+    `max_run` (default None: no limit) confines conflicts to each row's first and last `max_run` tokens."""
     w = check_number("positive_weight", positive_weight, minimum=0.0)
+    nw = check_number("negative_weight", negative_weight, minimum=0.0)
+    max_run = check_max_run(max_run)
     check_choice("combine", combine, COMBINES)
     if count is not None:
         check_choice("count", count, COUNTS)
@@ -294,12 +312,22 @@ def conflict_tensors(
     weights = torch.zeros(n, t, dtype=dtype, device=completion_ids.device)  # (N, T)
     mask = torch.zeros(n, t, dtype=torch.bool, device=completion_ids.device)  # (N, T)
     counts = None if count is None else torch.zeros(n, dtype=torch.float32, device=completion_ids.device)  # (N,)
-    for rows, fwd, bwd, bwd_s, ok in conflict_chunks(completion_ids, valid, adv, groups, scope, chunk_elements):
-        weights[rows] = _weights(fwd, bwd, ok, adv[rows], w, combine)
+    for rows, fwd, bwd, bwd_s, ok in conflict_chunks(completion_ids, valid, adv, groups, scope, chunk_elements,
+                                                     max_run):  # fmt: skip
+        weights[rows] = _weights(fwd, bwd, ok, adv[rows], w, combine, nw)
         mask[rows] = fwd | bwd
         if counts is not None:
             counts[rows] = _counts(fwd, bwd, bwd_s, count)
     return weights, mask, counts
+
+
+def check_max_run(max_run: object) -> int | None:
+    """`max_run` as a positive int, or None (no limit)."""
+    if max_run is None:
+        return None
+    if isinstance(max_run, bool) or not isinstance(max_run, int) or max_run < 1:
+        raise ValueError(f"max_run must be a positive int (tokens at each end) or None, got {max_run!r}")
+    return max_run
 
 
 def _check_grouped(completion_ids, completion_mask, advantages, group_ids, scope) -> tuple[torch.Tensor, torch.Tensor]:

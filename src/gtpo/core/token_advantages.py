@@ -26,7 +26,16 @@ from __future__ import annotations
 import torch
 
 from ._checks import check_choice, check_float, check_number, check_shape, check_tensor
-from .conflict import COMBINES, COUNTS, _check_grouped, _counts, _weights, conflict_chunks, group_index
+from .conflict import (
+    COMBINES,
+    COUNTS,
+    _check_grouped,
+    _counts,
+    _weights,
+    check_max_run,
+    conflict_chunks,
+    group_index,
+)
 from .entropy import FILTER_MODES, entropy_filter, mean_entropy
 from .variants import PAPER_THRESHOLD
 
@@ -115,6 +124,8 @@ def token_advantages(
     filter_mode: str = "auto",
     normalize_by_conflicts: bool = False,
     conflict_count: str = "exact",
+    negative_weight: float = 0.0,
+    max_run: int | None = None,
     chunk_elements: int | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # (N, T), metrics
     """GTPO's token advantages A' for a batch whose rows may come in any order.
@@ -130,6 +141,9 @@ def token_advantages(
         gamma, entropy_threshold, initial_entropy, filter_mode: the shaping and the filter (`gtpo_loss`).
         normalize_by_conflicts, conflict_count: the reference code's division by each completion's
             conflict count ("exact" or "reference_code", clamped to >= 1).
+        negative_weight, max_run: beyond the paper, off by default (`conflict_tensors`): the weight of
+            negative completions' conflict tokens (0), and a cap confining conflicts to each row's first
+            and last `max_run` tokens (None).
         chunk_elements: row x position cells per chunk of the search (default `conflict_chunks`').
 
     Returns:
@@ -142,6 +156,8 @@ def token_advantages(
     check_float("entropy", ent)
     check_shape("entropy", ent, tuple(completion_ids.shape), "completion_ids")
     w = check_number("positive_weight", positive_weight, minimum=0.0)
+    nw = check_number("negative_weight", negative_weight, minimum=0.0)
+    max_run = check_max_run(max_run)
     gamma = check_number("gamma", gamma)
     check_choice("filter_mode", filter_mode, FILTER_MODES)
     check_choice("count", conflict_count, COUNTS)
@@ -150,9 +166,10 @@ def token_advantages(
     out = torch.zeros(completion_ids.shape, dtype=dtype, device=completion_ids.device)  # (N, T)
     sums: dict[str, torch.Tensor] = {}
     groups = group_index(group_ids)  # (B, G_max)
-    for rows, fwd, bwd, bwd_s, ok in conflict_chunks(completion_ids, valid, adv, groups, scope, chunk_elements):
+    for rows, fwd, bwd, bwd_s, ok in conflict_chunks(completion_ids, valid, adv, groups, scope, chunk_elements,
+                                                     max_run):  # fmt: skip
         a = adv[rows]  # (R,)
-        weights = _weights(fwd, bwd, ok, a, w, combine)  # (R, T)
+        weights = _weights(fwd, bwd, ok, a, w, combine, nw)  # (R, T)
         divisor = _counts(fwd, bwd, bwd_s, conflict_count).clamp(min=1) if normalize_by_conflicts else None
         h_ent = ent[rows]  # (R, T)
         token_adv, h, delta, shaped = shaped_token_advantages(

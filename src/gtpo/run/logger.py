@@ -28,7 +28,7 @@ from gtpo.run.io import read_jsonl, write_text_atomic
 METRIC_KEYS = (
     "step", "loss", "reward", "reward_format", "reward_correctness", "format_rate", "accuracy",
     "completion_length", "entropy", "completion_entropy", "initial_entropy", "conflict_frac_pos",
-    "conflict_frac_neg", "filtered_frac", "lr", "skipped_updates", "reward_errors",
+    "conflict_frac_neg", "filtered_frac", "lr", "skipped_updates", "reward_errors", "collapse",
 )  # fmt: skip
 COUNT_KEYS = ("skipped_updates", "reward_errors")  # ints, since the previous row (run guards)
 
@@ -50,6 +50,7 @@ TRL_NAMES = {
     "lr": "learning_rate",
     "skipped_updates": "skipped_updates",
     "reward_errors": "reward_errors",
+    "collapse": "gtpo/collapse",  # the collapse monitor fired at this step: 1 conflict share, 2 entropy, 3 both
 }
 
 

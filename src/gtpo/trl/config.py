@@ -49,6 +49,32 @@ class GTPOConfig(GRPOConfig):
             "negative completions get weight 0, all other tokens 1)."
         },
     )
+    negative_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "Weight of conflict tokens in completions with negative advantage. 0 (default, the paper) skips "
+            "their negative update; with positive_weight 1, negative_weight 1, entropy_gamma 0 and entropy_filter "
+            "off, GTPO is GRPO exactly. A value in (0, 1) keeps part of the negative signal on shared tokens "
+            "(docs/training.md, 'Negative updates and collapse')."
+        },
+    )
+    conflict_max_run: int | None = field(
+        default=None,
+        metadata={
+            "help": "Confine conflict tokens to each completion's first and last N tokens (the format frame: tags and "
+            "EOS), however long the shared runs are. None (default, the paper): no limit."
+        },
+    )
+    collapse_conflict_share: float = field(
+        default=0.5,
+        metadata={"help": "Collapse monitor: warn once when the conflict share of positive completions in a logging "
+                  "window exceeds this (>= 1 disables)."},
+    )
+    collapse_entropy_fraction: float = field(
+        default=0.25,
+        metadata={"help": "Collapse monitor: warn once when the logged token entropy falls below this fraction of "
+                  "<H>_ini (0 disables)."},
+    )
     entropy_threshold: float | None = field(
         default=None,
         metadata={
@@ -171,6 +197,11 @@ class GTPOConfig(GRPOConfig):
             raise bad("entropy_filter", "unknown mode", f"use one of {', '.join(FILTER_MODES)}")
         if not (isinstance(self.positive_weight, (int, float)) and math.isfinite(self.positive_weight)):
             raise bad("positive_weight", "must be a finite number", "set e.g. 2.0")
+        if not (isinstance(self.negative_weight, (int, float)) and math.isfinite(self.negative_weight)) \
+                or self.negative_weight < 0:  # fmt: skip
+            raise bad("negative_weight", "must be a finite number >= 0", "use 0 (the paper) to 1 (GRPO's update)")
+        if self.conflict_max_run is not None and self.conflict_max_run < 1:
+            raise bad("conflict_max_run", "must be a positive number of tokens", "use e.g. 8, or unset it")
         if self.positive_weight < 0:
             raise bad("positive_weight", "a negative weight reverses the update", "use a value >= 0 (default 2.0)")
         if not math.isfinite(self.entropy_threshold) or self.entropy_threshold <= 0:

@@ -186,6 +186,7 @@ class GTPOTrainer(GuardedGRPOTrainer):
         weights, conflicts, counts = conflict_tensors(
             all_ids, all_mask, all_adv, group_size, scope=self.args.conflict_scope,
             positive_weight=self.args.positive_weight, combine=self.args.conflict_combine,
+            negative_weight=self.args.negative_weight, max_run=self.args.conflict_max_run,
             count=self.args.conflict_count if self.args.normalize_by_conflicts else None,
         )  # (N, T_max), (N, T_max), (N,) or None  # fmt: skip
         rows = slice(acc.process_index * ids.size(0), (acc.process_index + 1) * ids.size(0))
@@ -301,4 +302,33 @@ class GTPOTrainer(GuardedGRPOTrainer):
         if logged:
             for share, (num, den) in SHARES.items():
                 metrics[f"gtpo/{share}"] = [totals[num] / totals[den] if totals[den] > 0 else float("nan")]
+            self._watch_collapse(metrics)
         super().log(logs, start_time)
+
+    def _watch_collapse(self, metrics: dict[str, list[float]]) -> None:
+        """The collapse monitor: once per run, warn (stderr) when the positive completions' conflict share of
+        this logging window exceeds `collapse_conflict_share`, or the window's token entropy falls below
+        `collapse_entropy_fraction` x <H>_ini; log `gtpo/collapse` (1: conflict share, 2: entropy, 3: both)
+        at that step, which `gtpo report` marks."""
+        if getattr(self, "_collapse_warned", False) or not self.model.training:
+            return
+        share = metrics.get("gtpo/conflict_frac_pos", [math.nan])[0]
+        entropies = [e for e in metrics.get("entropy", []) if math.isfinite(e)]
+        entropy = sum(entropies) / len(entropies) if entropies else math.nan
+        initial = self.gtpo_state.initial_entropy
+        reasons = []
+        if share > self.args.collapse_conflict_share:
+            reasons.append((1, f"conflict tokens are {share:.0%} of the positive completions' tokens "
+                               f"(> {self.args.collapse_conflict_share:.0%}): GTPO's weights act on most of each update, "
+                               "not only the format frame"))  # fmt: skip
+        if initial and entropy < self.args.collapse_entropy_fraction * initial:
+            reasons.append((2, f"token entropy {entropy:.3g} fell below {self.args.collapse_entropy_fraction:g} x "
+                               f"<H>_ini ({initial:.3g})"))  # fmt: skip
+        if not reasons:
+            return
+        self._collapse_warned = True
+        metrics["gtpo/collapse"] = [float(sum(code for code, _ in reasons))]
+        if self.accelerator.is_main_process:
+            print(f"[gtpo] step {self.state.global_step}: possible collapse: " + "; ".join(r for _, r in reasons)
+                  + ". Consider negative_weight (e.g. 0.5), conflict_max_run (e.g. 8) or a lower learning rate "
+                  "(docs/training.md, 'Negative updates and collapse'). Warned once per run.", file=sys.stderr)  # fmt: skip

@@ -39,6 +39,8 @@ class VerlGTPOOptions:
     gtpo_variant: str = "paper"
     conflict_scope: str = "prefix_suffix"
     positive_weight: float = 2.0
+    negative_weight: float = 0.0
+    conflict_max_run: int | None = None
     entropy_gamma: float = 0.1
     entropy_threshold: float | None = None
     entropy_filter: str | None = None
@@ -157,6 +159,7 @@ def gtpo_advantages(
         positive_weight=options.positive_weight, combine=options.conflict_combine, gamma=options.entropy_gamma,
         entropy_threshold=options.entropy_threshold, initial_entropy=initial, filter_mode=options.entropy_filter,
         normalize_by_conflicts=options.normalize_by_conflicts, conflict_count=options.conflict_count,
+        negative_weight=options.negative_weight, max_run=options.conflict_max_run,
     )  # fmt: skip
     STATE.metrics = {f"gtpo/{k}": float(v) for k, v in metrics.items()}
     STATE.metrics["gtpo/initial_entropy"] = float("nan") if initial is None else float(initial)

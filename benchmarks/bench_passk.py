@@ -1,0 +1,92 @@
+"""pass@k curves (k = 1..n, the unbiased estimator) from a `bench_learning.py` results folder.
+
+For each configuration of a suite's results.json, every run's held-out samples (n per problem) give
+per-problem correct counts c; pass@k = mean over problems of 1 - C(n - c, k) / C(n, k)
+(`gtpo.eval.metrics.pass_at_k`), then mean +- standard error over seeds. Paired differences against
+`--ref` use the same seeds and problems (per seed, the mean over problems of the per-problem
+difference; then mean +- SE over seeds). Writes OUT/SUITE/passk.json and IMG/SUITE_passk.png.
+
+    .venv/bin/python benchmarks/bench_passk.py --out runs/bench-neg-lr1e-3 --suite negatives --ref grpo \\
+        --img docs/img/negatives-lr1e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from gtpo.eval.metrics import pass_at_k
+from gtpo.run.io import read_jsonl, write_text_atomic
+
+
+def counts(samples_file: Path) -> dict[str, tuple[int, int]]:
+    """problem id -> (n samples, c correct)."""
+    seen: dict[str, list[bool]] = {}
+    for row in read_jsonl(samples_file, torn="error"):
+        seen.setdefault(str(row["id"]), []).append(bool(row["correct"]))
+    return {key: (len(v), sum(v)) for key, v in seen.items()}
+
+
+def curve(table: dict[str, tuple[int, int]]) -> list[float]:
+    n = min(n for n, _ in table.values())
+    return [sum(pass_at_k(n, c, k) for n, c in table.values()) / len(table) for k in range(1, n + 1)]
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    m = sum(values) / len(values)
+    se = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1) / len(values)) if len(values) > 1 else math.nan
+    return m, se
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True, help="the bench_learning --out folder")
+    p.add_argument("--suite", required=True)
+    p.add_argument("--ref", default="grpo", help="configuration the paired differences are taken against")
+    p.add_argument("--img", default="docs/img")
+    args = p.parse_args()
+    results = json.loads((Path(args.out) / args.suite / "results.json").read_text())
+    curves: dict[str, dict[int, list[float]]] = {}
+    for name, entry in results["configs"].items():
+        for run in entry["runs"]:
+            curves.setdefault(name, {})[run["seed"]] = curve(counts(Path(run["eval_dir"]) / "samples.jsonl"))
+    out: dict[str, dict] = {}
+    for name, by_seed in curves.items():
+        ks = range(1, min(len(c) for c in by_seed.values()) + 1)
+        row = {"seeds": sorted(by_seed), "pass@k": {k: mean_se([c[k - 1] for c in by_seed.values()]) for k in ks}}
+        if name != args.ref and args.ref in curves:
+            shared = sorted(set(by_seed) & set(curves[args.ref]))
+            row["minus_ref"] = {k: mean_se([by_seed[s][k - 1] - curves[args.ref][s][k - 1] for s in shared]) for k in ks}
+        out[name] = row
+    path = Path(args.out) / args.suite / "passk.json"
+    write_text_atomic(path, json.dumps(out, indent=1) + "\n")
+    print(path)
+    for name, row in out.items():
+        ks = sorted(row["pass@k"])
+        show = [k for k in (1, 2, 4, 8, 16) if k in ks]
+        cells = "  ".join(f"pass@{k} {row['pass@k'][k][0]:.3f}+-{row['pass@k'][k][1]:.3f}" for k in show)
+        print(f"{name:22s} seeds {len(row['seeds'])}  {cells}")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, row in out.items():
+        ks = sorted(row["pass@k"])
+        means = [row["pass@k"][k][0] for k in ks]
+        ses = [row["pass@k"][k][1] if math.isfinite(row["pass@k"][k][1]) else 0 for k in ks]
+        ax.errorbar(ks, means, yerr=ses, label=name, capsize=2)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k")
+    ax.set_ylabel("pass@k (held-out)")
+    ax.legend()
+    Path(args.img).mkdir(parents=True, exist_ok=True)
+    fig.savefig(Path(args.img) / f"{args.suite}_passk.png", dpi=120, bbox_inches="tight")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
