@@ -25,17 +25,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gtpo.run import recipe
 from gtpo.run.arguments import RunArguments, TaskArguments
-from gtpo.run.recipe import (
-    RecipeError,
-    RecipeParser,
-    build,
-    check_model,
-    parse_recipe,
-    resume_checkpoint,
-    run_command,
-    write_run_config,
-)
+from gtpo.run.recipe import RecipeError
 from gtpo.trl.guarded import AtomicCheckpoints
 from trl import ModelConfig, SFTConfig, SFTTrainer
 
@@ -79,15 +71,15 @@ def sft_pairs(dataset):
 SECTIONS = {"task": TaskArguments, "run": RunArguments, "sft": SFTArguments}
 
 
-def build_parser() -> RecipeParser:
-    return RecipeParser((*SECTIONS.values(), SFTConfig, ModelConfig), prog=PROG, allow_abbrev=False)
+def build_parser() -> recipe.RecipeParser:
+    return recipe.RecipeParser((*SECTIONS.values(), SFTConfig, ModelConfig), prog=PROG, allow_abbrev=False)
 
 
 def parse_args(argv: list[str]) -> tuple[dict, SFTConfig, ModelConfig]:
     """(the sections by name: task, run, sft; the SFT config; the model config)."""
-    values, _ = parse_recipe(argv, build_parser())
-    sections = {name: build(cls, values) for name, cls in SECTIONS.items()}
-    return sections, build(SFTConfig, values), build(ModelConfig, values)
+    values, _ = recipe.parse_recipe(argv, build_parser())
+    sections = {name: recipe.build(cls, values) for name, cls in SECTIONS.items()}
+    return sections, recipe.build(SFTConfig, values), recipe.build(ModelConfig, values)
 
 
 def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
@@ -99,10 +91,10 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
     from trl import get_peft_config, get_quantization_config
 
     task, sft = sections["task"], sections["sft"]
-    check_model(model.model_name_or_path)
+    recipe.check_model(model.model_name_or_path)
     output_dir = Path(training.output_dir)
     check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
-    resume = resume_checkpoint(sections["run"].resume, training, output_dir, prog=PROG)
+    resume = recipe.resume_checkpoint(sections["run"].resume, training, output_dir, prog=PROG)
     dataset = sft_pairs(task.load())
     init_kwargs = {"revision": model.model_revision, "dtype": model.dtype}
     if model.attn_implementation is not None:
@@ -123,7 +115,7 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
         peft_config=get_peft_config(model),
     )
     if trainer.accelerator.is_main_process:
-        write_run_config(output_dir / "run_config.yaml", {**sections, "model": model}, training, algo="sft")
+        recipe.write_run_config(output_dir / "run_config.yaml", {**sections, "model": model}, training, algo="sft")
     trainer.train(resume_from_checkpoint=resume)
     if model.use_peft and sft.merge_lora:
         trainer.save_model(str(output_dir / "adapter"))
@@ -137,7 +129,7 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(argv, build_parser(), parse_args, lambda parsed: run(*parsed))
+    return recipe.run_command(argv, build_parser(), parse_args, lambda parsed: run(*parsed))
 
 
 def cpu_sft_trainer(
