@@ -56,6 +56,25 @@ def test_a_hanging_reward_meets_its_deadline():
     assert time.monotonic() - start < 2 and guard.errors == 3
 
 
+def test_the_deadline_holds_where_sigint_is_ignored_and_the_handler_is_restored():
+    import signal
+
+    def hangs(completions, **_):
+        time.sleep(30)
+        return [1.0] * len(completions)
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job started by a shell
+    try:
+        guard = RewardGuard(hangs, timeout=0.2)
+        start = time.monotonic()
+        with pytest.warns(RuntimeWarning, match="RewardTimeout"):
+            assert guard(["a"]) == [0.0]
+        assert time.monotonic() - start < 2
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_bad_values_score_zero_and_none_passes():
     import numpy as np
 

@@ -61,9 +61,9 @@ def call_with_deadline(fn: Callable[[], Any], timeout: float | None) -> Any:
     """fn(), stopped with RewardTimeout after `timeout` seconds (None: no deadline).
 
     In the main thread fn runs in place (as TRL runs a reward function: code that uses `signal`, such as
-    math-verify's own timeouts, works); a timer thread interrupts it at the deadline with SIGINT, which
-    Python raises in the main thread, and which this function turns into RewardTimeout (a real Ctrl-C
-    still stops the run). Elsewhere (no signals there) fn runs in a daemon thread that is abandoned
+    math-verify's own timeouts, works); a timer thread interrupts it at the deadline with SIGINT, whose
+    handler (installed for the call, even where SIGINT was ignored) raises RewardTimeout; a real Ctrl-C
+    goes to the handler that was there before. Elsewhere (no signals there) fn runs in a daemon thread that is abandoned
     at the deadline."""
     if timeout is None:
         return fn()
@@ -76,6 +76,15 @@ def _in_main_thread(fn: Callable[[], Any], timeout: float) -> Any:
     lock = threading.Lock()
     state = {"running": True, "fired": False}
     main = threading.main_thread().ident
+    message = f"no result within reward_timeout={timeout}s"
+
+    def on_sigint(signum: int, frame: Any) -> None:  # ours while fn runs, whatever SIGINT was set to before
+        if state["fired"]:
+            raise RewardTimeout(message)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
 
     def interrupt() -> None:
         with lock:
@@ -83,23 +92,21 @@ def _in_main_thread(fn: Callable[[], Any], timeout: float) -> Any:
                 state["fired"] = True
                 signal.pthread_kill(main, signal.SIGINT)
 
+    previous = signal.signal(signal.SIGINT, on_sigint)
     timer = threading.Timer(timeout, interrupt)
     timer.daemon = True
     timer.start()
     try:
         return fn()
-    except KeyboardInterrupt:
-        if state["fired"]:
-            raise RewardTimeout(f"no result within reward_timeout={timeout}s") from None
-        raise
     finally:
         with lock:
             state["running"] = False
         timer.cancel()
-        if state["fired"]:  # a SIGINT sent just as fn returned is still pending: take it here
-            with contextlib.suppress(KeyboardInterrupt):
+        if state["fired"]:  # a SIGINT sent just as fn returned may still be pending: take it here
+            with contextlib.suppress(RewardTimeout):
                 for _ in range(50):
                     time.sleep(0.001)
+        signal.signal(signal.SIGINT, previous)
 
 
 def _in_daemon_thread(fn: Callable[[], Any], timeout: float) -> Any:
