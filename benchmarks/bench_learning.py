@@ -249,8 +249,8 @@ def run_specs(args: argparse.Namespace, suite: str, start: Path, start_hash: str
         evaluation["task_options"] = args.task_options
     recipe = str(Path(args.recipe).resolve())
     specs = []
-    for name in names:
-        for seed in range(args.seeds):
+    for seed in range(args.seeds):  # seed-major: an interrupted suite has every configuration at its first seeds
+        for name in names:
             argv = [*SUITES[suite][name], *budget, "--seed", str(seed)]
             identity = {"argv": argv, "eval": evaluation, "start": start_hash, "code": code}
             if recipe != str(RECIPE):
