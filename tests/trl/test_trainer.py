@@ -442,3 +442,18 @@ def test_collapse_monitor_warns_once_and_logs_the_step(parent_log, capsys):
     _log_micro_batch(trainer, "train", [(1.0, 10, 9), (-1.0, 10, 4)])
     trainer.log({"loss": 0.5})
     assert "gtpo/collapse" not in parent_log[-1][1] and capsys.readouterr().err == ""
+
+
+def test_the_exact_conflict_count_divisor_leaves_out_tool_output_tokens():
+    # one positive row of 4 tokens, all conflicts; tokens 1-2 are a tool's output (tool_mask 0): the loss
+    # sees 2 tokens, so normalize_by_conflicts divides by 2 (not by the 4 conflicts of the positions)
+    # A' = delta * (A - gamma * <H>) * lambda / c = 1 * (1 - 0) * 2 / 2 = 1 on the 2 seen tokens, 0 on the tool's
+    trainer = _bare_trainer()
+    trainer.args = SimpleNamespace(normalize_by_conflicts=True, conflict_count="exact", entropy_gamma=0.0,
+                                   entropy_threshold=0.6931, entropy_filter="off",
+                                   collapse_conflict_share=1.0, collapse_entropy_fraction=0.0)  # fmt: skip
+    batch = {"completion_mask": torch.ones(1, 4), "tool_mask": torch.tensor([[1.0, 0.0, 0.0, 1.0]]),
+             "advantages": torch.tensor([1.0]), WEIGHTS_KEY: torch.full((1, 4), 2.0),
+             CONFLICTS_KEY: torch.ones(1, 4, dtype=torch.bool)}  # fmt: skip
+    token_adv = trainer._gtpo_advantages(batch, torch.zeros(1, 4))
+    assert token_adv.tolist() == [[1.0, 0.0, 0.0, 1.0]]
