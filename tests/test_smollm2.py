@@ -38,7 +38,7 @@ def _train_recipe(tmp_path: Path, model: Path, out: Path, **extra) -> Path:
         "task": "arith", "task_limit": 16, "model_name_or_path": str(model), "dtype": "float32",
         "output_dir": str(out), "max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 4,
         "max_completion_length": 12, "learning_rate": 1e-3, "logging_steps": 1, "save_strategy": "no",
-        "rewards": ["test_smollm2:by_length"], "use_peft": True, "lora_r": 4, "lora_alpha": 8,
+        "rewards": ["tests.test_smollm2:by_length"], "use_peft": True, "lora_r": 4, "lora_alpha": 8,
         "lora_target_modules": ["q_proj", "v_proj"], **SHORT, **extra,
     })  # fmt: skip
 
@@ -103,7 +103,7 @@ def test_a_killed_run_resumes(smollm2_dir, tmp_path):
     out = tmp_path / "killed"
     recipe = _train_recipe(tmp_path, smollm2_dir, out, max_steps=3, save_strategy="steps", save_steps=1)
     cmd = [sys.executable, "-m", "gtpo.trl.train", str(recipe)]
-    env = {**ENV, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), ENV.get("PYTHONPATH", "")])}
+    env = {**ENV, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), ENV.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 400
