@@ -492,9 +492,10 @@ def main(argv: list[str] | None = None) -> int:
                   "variants": {"paper vs reference code": ("gtpo", "gtpo-ref", "grpo"),
                                "reference code minus one difference": tuple(n for n in SUITES["variants"]
                                                                             if n.startswith(("gtpo-ref", "ref-")))},
-                  "real": {"real model": tuple(SUITES["real"])}}[suite]  # fmt: skip
+                  "real": {"real model": tuple(SUITES["real"])},
+                  "negatives": {"negative updates on conflict tokens": tuple(SUITES["negatives"])}}[suite]  # fmt: skip
         img = Path(args.img) / f"bench_{suite}.png"
-        curves = (*CURVES, *EXTRA_CURVES) if suite in ("variants", "real") else CURVES
+        curves = (*CURVES, *EXTRA_CURVES) if suite in ("variants", "real", "negatives") else CURVES
         plot(results, panels, img, f"arith, {args.steps} steps x {args.prompts} prompts x G={args.group_size}, "
              f"lr {args.lr:g}", curves)  # fmt: skip
         print(md)
