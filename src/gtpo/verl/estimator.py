@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from gtpo.core import VARIANTS, constant_groups, group_index, token_advantages
+from gtpo.core import VARIANTS, group_advantages, group_index, token_advantages
 
 ENTROPY_KEYS = ("entropy", "gtpo_entropys", "entropys")  # v1 trainer, legacy trainer (kept), legacy (popped)
 
@@ -111,14 +111,8 @@ def grouped_advantages(scores: torch.Tensor, group_ids: torch.Tensor, scale: str
     if (index < 0).any():
         sizes = sorted({int(s) for s in (index >= 0).sum(1).tolist()})
         raise ValueError(f"gtpo needs every prompt's group whole and of one size (rollout.n); got group sizes {sizes}")
-    r = scores[index]  # (B, G)
-    centred = r - r.mean(dim=1, keepdim=True)
-    if scale == "group":
-        std = r.std(dim=1, keepdim=True) if r.shape[1] > 1 else torch.zeros_like(r[:, :1])
-        centred = centred / (std + eps)
-    constant = constant_groups(r.reshape(-1), r.shape[1]).view_as(r)
     adv = torch.empty_like(scores)
-    adv[index.reshape(-1)] = torch.where(constant, torch.zeros_like(centred), centred).reshape(-1)
+    adv[index.reshape(-1)] = group_advantages(scores[index].reshape(-1), index.shape[1], scale=scale, eps=eps)
     return adv
 
 
