@@ -15,6 +15,8 @@ Suites (`--suite`):
   tau 0.3 with the filter always on and OnlyNeg at tau 0.3 (where the filter fires on this model)
 - negatives: gtpo | grpo (beta 0) | negative_weight 0.5 | conflict_max_run 4: does skipping the negative
   update on conflict tokens cost diversity (pass@k, `bench_passk.py`) and stability (entropy)?
+- real-negatives: gtpo | grpo (beta 0) | negative_weight 0.5, the same question on a real model (with
+  `--recipe recipes/smollm2-135m-gtpo.yaml --start` a `gtpo sft` run; command in docs/results.md)
 - components: gtpo | grpo (beta 0) | scope none (entropy parts only, no conflict weights) | conflict
   only (gamma 0, filter off) | w = 1 (positive_weight 1: negatives' conflict tokens skipped, positives'
   not doubled) | gamma 0 | filter off: which part of GTPO does what; meant for a
@@ -49,10 +51,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from gtpo.core import PAPER_THRESHOLD
-from gtpo.eval.metrics import paired_difference, per_problem_accuracy
-
 ROOT = Path(__file__).resolve().parents[1]
+# Import the `gtpo` of this checkout (a worktree at a fixed commit), never an editable install of another:
+# code_hash() hashes ROOT/src, so the code a run imported must be the code its cache key names.
+sys.path.insert(0, str(ROOT / "src"))
+
+from gtpo.core import PAPER_THRESHOLD  # noqa: E402
+from gtpo.eval.metrics import paired_difference, per_problem_accuracy  # noqa: E402
+
 RECIPE = ROOT / "recipes" / "tiny-cpu.yaml"
 GTPO = ["--algo", "gtpo"]
 SUITES: dict[str, dict[str, list[str]]] = {
@@ -104,6 +110,11 @@ SUITES["negatives"] = {  # does skipping negative updates cost diversity and sta
     "grpo": ["--algo", "grpo", "--beta", "0.0"],
     "negative_weight=0.5": [*GTPO, "--negative_weight", "0.5"],
     "max_run=4": [*GTPO, "--conflict_max_run", "4"],
+}
+SUITES["real-negatives"] = {  # the negatives question on a real model (--recipe recipes/smollm2-135m-gtpo.yaml ...)
+    "gtpo": GTPO,
+    "grpo": ["--algo", "grpo", "--beta", "0.0"],
+    "negative_weight=0.5": [*GTPO, "--negative_weight", "0.5"],  # the remedy that did best on arith at lr 1e-3
 }
 SUITES["real"] = {  # the real-model comparison (--recipe recipes/smollm2-135m-gtpo.yaml --start ...)
     "gtpo": GTPO,
@@ -493,10 +504,12 @@ def main(argv: list[str] | None = None) -> int:
                                "reference code minus one difference": tuple(n for n in SUITES["variants"]
                                                                             if n.startswith(("gtpo-ref", "ref-")))},
                   "real": {"real model": tuple(SUITES["real"])},
-                  "negatives": {"negative updates on conflict tokens": tuple(SUITES["negatives"])}}[suite]  # fmt: skip
+                  "negatives": {"negative updates on conflict tokens": tuple(SUITES["negatives"])},
+                  "real-negatives": {"negative updates, real model": tuple(SUITES["real-negatives"])}}[suite]  # fmt: skip
         img = Path(args.img) / f"bench_{suite}.png"
-        curves = (*CURVES, *EXTRA_CURVES) if suite in ("variants", "real", "negatives") else CURVES
-        plot(results, panels, img, f"arith, {args.steps} steps x {args.prompts} prompts x G={args.group_size}, "
+        curves = (*CURVES, *EXTRA_CURVES) if suite in ("variants", "real", "negatives", "real-negatives") else CURVES
+        model = "" if Path(args.recipe).resolve() == RECIPE else f"{Path(args.recipe).stem}, "
+        plot(results, panels, img, f"{model}arith, {args.steps} steps x {args.prompts} prompts x G={args.group_size}, "
              f"lr {args.lr:g}", curves)  # fmt: skip
         print(md)
         print(f"wrote {folder / 'results.json'}, {folder / 'table.md'}, {img}", flush=True)

@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
-from gtpo.eval.metrics import pass_at_k
-from gtpo.run.io import read_jsonl, write_text_atomic
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's gtpo (see bench_learning)
+
+from gtpo.eval.metrics import pass_at_k  # noqa: E402
+from gtpo.run.io import read_jsonl, write_text_atomic  # noqa: E402
 
 
 def counts(samples_file: Path) -> dict[str, tuple[int, int]]:
