@@ -309,7 +309,7 @@ def evaluate_start(args: argparse.Namespace, start: Path, spec: dict) -> dict:
             evaluate_heldout([str(start)], folder, task_config=arith_config(e.get("task_options")),
                              problems=e["problems"], samples=e["samples"], max_new_tokens=e["max_new_tokens"],
                              seed=0, show_progress=False)  # fmt: skip
-    return json.loads((folder / "summary.json").read_text())["results"][0]
+    return json.loads((folder / "summary.json").read_text())["results"][0] | {"eval_dir": str(folder)}
 
 
 # ---------------------------------------------------------------- aggregation
@@ -482,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         for spec, d in zip(specs, done, strict=True):
             d["eval_dir"] = str(Path(spec["dir"]) / "eval")
         start_row, start_row_code = evaluate_start(args, start, specs[0]), code_hash()
+        start_eval_dir = start_row.pop("eval_dir")
         results = aggregate(done, start_row, ks)
         ref = args.ref or ("gtpo" if suite in ("ablations", "variants") else "grpo")
         results["comparison"] = compare(results, ref)
@@ -490,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"WARNING: the package changed during the runs (code hashes {codes}); rerun", flush=True)
         results["settings"] = {k: v for k, v in vars(args).items() if k != "worker"} | {"code_sha256": codes} | {
             "suite": suite, "start": str(start), "start_sha256": start_hash, "recipe": os.path.relpath(args.recipe, ROOT),
-            "wall_s": time.perf_counter() - t0, "load_average": os.getloadavg(), "cpus": os.cpu_count()}  # fmt: skip
+            "start_eval_dir": start_eval_dir, "wall_s": time.perf_counter() - t0, "load_average": os.getloadavg(), "cpus": os.cpu_count()}  # fmt: skip
         folder = out / suite
         folder.mkdir(exist_ok=True)
         for e in results["configs"].values():

@@ -4,7 +4,8 @@ For each configuration of a suite's results.json, every run's held-out samples (
 per-problem correct counts c; pass@k = mean over problems of 1 - C(n - c, k) / C(n, k)
 (`gtpo.eval.metrics.pass_at_k`), then mean +- standard error over seeds. Paired differences against
 `--ref` use the same seeds and problems (per seed, the mean over problems of the per-problem
-difference; then mean +- SE over seeds). Writes OUT/SUITE/passk.json and IMG/SUITE_passk.png.
+difference; then mean +- SE over seeds). The start model's curve (one evaluation, no seeds) comes from
+its samples in OUT/runs/start-*/. Writes OUT/SUITE/passk.json, OUT/SUITE/passk.md and IMG/SUITE_passk.png.
 
     .venv/bin/python benchmarks/bench_passk.py --out runs/bench-neg-lr1e-3 --suite negatives --ref grpo \\
         --img docs/img/negatives-lr1e-3
@@ -43,6 +44,34 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return m, se
 
 
+def start_samples(out: Path, results: dict) -> Path | None:
+    """The start model's samples.jsonl: the folder results.json names, else the one OUT/runs/start-*/."""
+    named = results.get("settings", {}).get("start_eval_dir")
+    found = [Path(named)] if named else sorted(out.glob("runs/start-*"))
+    found = [f / "samples.jsonl" for f in found if (f / "samples.jsonl").is_file()]
+    return found[0] if len(found) == 1 else None
+
+
+def markdown(out: dict[str, dict], ref: str) -> str:
+    """pass@k at k = 1, 2, 4, ... (mean +- SE over seeds) and each configuration minus `ref` (paired over seeds)."""
+    ks = sorted(set.intersection(*(set(row["pass@k"]) for row in out.values())))
+    show = [k for k in ks if k & (k - 1) == 0]  # powers of two
+    lines = ["| config | seeds | " + " | ".join(f"pass@{k}" for k in show) + " |", "|---|---|" + "---|" * len(show)]
+    for name, row in out.items():
+        cells = [fmt_cell(*row["pass@k"][k]) for k in show]
+        lines.append(f"| {name} | {len(row['seeds']) or '-'} | " + " | ".join(cells) + " |")
+    for name, row in out.items():
+        if "minus_ref" in row:
+            cells = [fmt_cell(*row["minus_ref"][k], sign=True) for k in show]
+            lines.append(f"| {name} - {ref} (paired) | {len(row['seeds'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def fmt_cell(mean: float, se: float, sign: bool = False) -> str:
+    text = f"{mean:+.3f}" if sign else f"{mean:.3f}"
+    return text + (f" ± {se:.3f}" if math.isfinite(se) else "")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="the bench_learning --out folder")
@@ -56,6 +85,10 @@ def main() -> int:
         for run in entry["runs"]:
             curves.setdefault(name, {})[run["seed"]] = curve(counts(Path(run["eval_dir"]) / "samples.jsonl"))
     out: dict[str, dict] = {}
+    start = start_samples(Path(args.out), results)
+    if start is not None:
+        table = counts(start)
+        out["start"] = {"seeds": [], "pass@k": {k: (v, math.nan) for k, v in enumerate(curve(table), 1)}}
     for name, by_seed in curves.items():
         ks = range(1, min(len(c) for c in by_seed.values()) + 1)
         row = {"seeds": sorted(by_seed), "pass@k": {k: mean_se([c[k - 1] for c in by_seed.values()]) for k in ks}}
@@ -65,12 +98,10 @@ def main() -> int:
         out[name] = row
     path = Path(args.out) / args.suite / "passk.json"
     write_text_atomic(path, json.dumps(out, indent=1) + "\n")
+    md = markdown(out, args.ref)
+    write_text_atomic(path.with_suffix(".md"), md + "\n")
     print(path)
-    for name, row in out.items():
-        ks = sorted(row["pass@k"])
-        show = [k for k in (1, 2, 4, 8, 16) if k in ks]
-        cells = "  ".join(f"pass@{k} {row['pass@k'][k][0]:.3f}+-{row['pass@k'][k][1]:.3f}" for k in show)
-        print(f"{name:22s} seeds {len(row['seeds'])}  {cells}")
+    print(md)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,7 +112,8 @@ def main() -> int:
         ks = sorted(row["pass@k"])
         means = [row["pass@k"][k][0] for k in ks]
         ses = [row["pass@k"][k][1] if math.isfinite(row["pass@k"][k][1]) else 0 for k in ks]
-        ax.errorbar(ks, means, yerr=ses, label=name, capsize=2)
+        style = {"color": "black", "linestyle": "--"} if name == "start" else {}
+        ax.errorbar(ks, means, yerr=ses, label=name, capsize=2, **style)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("k")
     ax.set_ylabel("pass@k (held-out)")
