@@ -25,7 +25,8 @@ Suites (`--suite`):
 Runs are cached by a hash of everything that defines them, the `gtpo` sources included
 (OUT/runs/NAME-sSEED-HASH/done.json), so the two suites share their identical `gtpo` runs and an
 interrupted command resumes; a run whose package code changed is run again. Outputs:
-OUT/SUITE/results.json (every number), OUT/SUITE/table.md, and plots docs/img/bench_SUITE_*.png.
+OUT/SUITE/results.json (every number), OUT/SUITE/table.md, and plots docs/img/bench_SUITE_*.png; with
+`--eval-samples` > 1 also the pass@k curves of `bench_passk.py` (OUT/SUITE/passk.json, passk.md, plot).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite learning
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite ablations --seeds 2
@@ -514,6 +515,11 @@ def main(argv: list[str] | None = None) -> int:
              f"lr {args.lr:g}", curves)  # fmt: skip
         print(md)
         print(f"wrote {folder / 'results.json'}, {folder / 'table.md'}, {img}", flush=True)
+        if args.eval_samples > 1:
+            from bench_passk import passk_tables  # this folder's script (sys.path[0])
+
+            print(passk_tables(out, suite, ref, Path(args.img)))
+            print(f"wrote {folder / 'passk.json'}, {folder / 'passk.md'}, {Path(args.img) / f'{suite}_passk.png'}")
     return 0
 
 

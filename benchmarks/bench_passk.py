@@ -6,6 +6,7 @@ per-problem correct counts c; pass@k = mean over problems of 1 - C(n - c, k) / C
 `--ref` use the same seeds and problems (per seed, the mean over problems of the per-problem
 difference; then mean +- SE over seeds). The start model's curve (one evaluation, no seeds) comes from
 its samples in OUT/runs/start-*/. Writes OUT/SUITE/passk.json, OUT/SUITE/passk.md and IMG/SUITE_passk.png.
+`bench_learning.py` calls it at the end of a suite evaluated with more than one sample per problem.
 
     .venv/bin/python benchmarks/bench_passk.py --out runs/bench-neg-lr1e-3 --suite negatives --ref grpo \\
         --img docs/img/negatives-lr1e-3
@@ -72,43 +73,35 @@ def fmt_cell(mean: float, se: float, sign: bool = False) -> str:
     return text + (f" ± {se:.3f}" if math.isfinite(se) else "")
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", required=True, help="the bench_learning --out folder")
-    p.add_argument("--suite", required=True)
-    p.add_argument("--ref", default="grpo", help="configuration the paired differences are taken against")
-    p.add_argument("--img", default="docs/img")
-    args = p.parse_args()
-    results = json.loads((Path(args.out) / args.suite / "results.json").read_text())
+def passk_tables(out: Path, suite: str, ref: str, img: Path) -> str:
+    """Write OUT/SUITE/passk.json, passk.md and IMG/SUITE_passk.png from OUT/SUITE/results.json; return the markdown."""
+    results = json.loads((out / suite / "results.json").read_text())
     curves: dict[str, dict[int, list[float]]] = {}
     for name, entry in results["configs"].items():
         for run in entry["runs"]:
             curves.setdefault(name, {})[run["seed"]] = curve(counts(Path(run["eval_dir"]) / "samples.jsonl"))
-    out: dict[str, dict] = {}
-    start = start_samples(Path(args.out), results)
+    rows: dict[str, dict] = {}
+    start = start_samples(out, results)
     if start is not None:
-        table = counts(start)
-        out["start"] = {"seeds": [], "pass@k": {k: (v, math.nan) for k, v in enumerate(curve(table), 1)}}
+        rows["start"] = {"seeds": [], "pass@k": {k: (v, math.nan) for k, v in enumerate(curve(counts(start)), 1)}}
     for name, by_seed in curves.items():
         ks = range(1, min(len(c) for c in by_seed.values()) + 1)
         row = {"seeds": sorted(by_seed), "pass@k": {k: mean_se([c[k - 1] for c in by_seed.values()]) for k in ks}}
-        if name != args.ref and args.ref in curves:
-            shared = sorted(set(by_seed) & set(curves[args.ref]))
-            row["minus_ref"] = {k: mean_se([by_seed[s][k - 1] - curves[args.ref][s][k - 1] for s in shared]) for k in ks}
-        out[name] = row
-    path = Path(args.out) / args.suite / "passk.json"
-    write_text_atomic(path, json.dumps(out, indent=1) + "\n")
-    md = markdown(out, args.ref)
+        if name != ref and ref in curves:
+            shared = sorted(set(by_seed) & set(curves[ref]))
+            row["minus_ref"] = {k: mean_se([by_seed[s][k - 1] - curves[ref][s][k - 1] for s in shared]) for k in ks}
+        rows[name] = row
+    path = out / suite / "passk.json"
+    write_text_atomic(path, json.dumps(rows, indent=1) + "\n")
+    md = markdown(rows, ref)
     write_text_atomic(path.with_suffix(".md"), md + "\n")
-    print(path)
-    print(md)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, row in out.items():
+    for name, row in rows.items():
         ks = sorted(row["pass@k"])
         means = [row["pass@k"][k][0] for k in ks]
         ses = [row["pass@k"][k][1] if math.isfinite(row["pass@k"][k][1]) else 0 for k in ks]
@@ -117,9 +110,22 @@ def main() -> int:
     ax.set_xscale("log", base=2)
     ax.set_xlabel("k")
     ax.set_ylabel("pass@k (held-out)")
+    ax.set_title(f"{suite}: pass@k, mean ± SE over seeds", fontsize=9)
     ax.legend()
-    Path(args.img).mkdir(parents=True, exist_ok=True)
-    fig.savefig(Path(args.img) / f"{args.suite}_passk.png", dpi=120, bbox_inches="tight")
+    img.mkdir(parents=True, exist_ok=True)
+    fig.savefig(img / f"{suite}_passk.png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return md
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True, help="the bench_learning --out folder")
+    p.add_argument("--suite", required=True)
+    p.add_argument("--ref", default="grpo", help="configuration the paired differences are taken against")
+    p.add_argument("--img", default="docs/img")
+    args = p.parse_args()
+    print(passk_tables(Path(args.out), args.suite, args.ref, Path(args.img)))
     return 0
 
 

@@ -114,17 +114,70 @@ def flaky(completions, log_extra=None, log_metric=None, **_):
     return lengths(completions)
 
 
-def test_a_failing_completion_logs_one_aligned_value_per_completion():
-    from gtpo.run.guards import RewardGuard
+async def async_flaky(completions, log_extra=None, log_metric=None, **kwargs):
+    return flaky(completions, log_extra=log_extra, log_metric=log_metric, **kwargs)
 
+
+def call_guard(func, completions, **kwargs):
+    """Score through the guard the trainer would wrap `func` in (an async function's result awaited)."""
+    import asyncio
+    import inspect
+
+    from gtpo.run.guards import AsyncRewardGuard, RewardGuard
+
+    guard = (AsyncRewardGuard if inspect.iscoroutinefunction(func) else RewardGuard)(func, timeout=None)
+    scores = guard(completions, **kwargs)
+    return asyncio.run(scores) if inspect.isawaitable(scores) else scores
+
+
+@pytest.mark.parametrize("func", [flaky, async_flaky], ids=["sync", "async"])
+def test_a_failing_completion_logs_one_aligned_value_per_completion(func):
     extra, metrics = {}, []
-    guard = RewardGuard(flaky, timeout=None)
     with pytest.warns(RuntimeWarning):
-        scores = guard(["aa", "boom", "cccc", "d"], log_extra=lambda c, v: extra.setdefault(c, []).extend(v),
-                       log_metric=lambda n, v: metrics.append((n, v)))  # fmt: skip
+        scores = call_guard(func, ["aa", "boom", "cccc", "d"],
+                            log_extra=lambda c, v: extra.setdefault(c, []).extend(v),
+                            log_metric=lambda n, v: metrics.append((n, v)))  # fmt: skip
     assert scores == [2.0, 0.0, 4.0, 1.0]
     assert extra == {"length": [2.0, None, 4.0, 1.0]}  # 4 values for 4 completions, None where it failed
     assert metrics == [("mean_length", pytest.approx((2 + 4 + 1) / 3))]  # one call: the retried items' mean
+
+
+@pytest.mark.parametrize("func", [flaky, async_flaky], ids=["sync", "async"])
+def test_a_successful_batch_passes_its_logs_on_once(func):
+    extra, metrics = {}, []
+    scores = call_guard(func, ["aa", "b"], log_extra=lambda c, v: extra.setdefault(c, []).extend(v),
+                        log_metric=lambda n, v: metrics.append((n, v)))  # fmt: skip
+    assert scores == [2.0, 1.0]
+    assert extra == {"length": [2.0, 1.0]} and metrics == [("mean_length", 1.5)]
+
+
+def test_an_async_reward_failing_on_its_whole_first_batch_says_how_to_fix_it():
+    import asyncio
+
+    from gtpo.run.guards import AsyncRewardGuard
+
+    async def always_fails(completions, **_):
+        raise KeyError("answer")
+
+    guard = AsyncRewardGuard(always_fails, timeout=None)
+    with pytest.warns(RuntimeWarning):
+        assert asyncio.run(guard(["a", "b"])) == [0.0, 0.0]
+    assert guard.broken is not None and "Fix the function" in str(guard.broken)
+
+
+def test_an_async_reward_past_its_deadline_scores_zero_without_breaking_the_run():
+    import asyncio
+
+    from gtpo.run.guards import AsyncRewardGuard
+
+    async def slow(completions, **_):
+        await asyncio.sleep(5)
+        return [1.0] * len(completions)
+
+    guard = AsyncRewardGuard(slow, timeout=0.05)
+    with pytest.warns(RuntimeWarning, match="RewardTimeout"):
+        assert asyncio.run(guard(["a", "b"])) == [0.0, 0.0]
+    assert guard.errors == 2 and guard.broken is None  # a timeout is not a broken function
 
 
 def test_module_function_rewards_of_each_kind_in_gtpo_train(tiny_model_dir, tmp_path):

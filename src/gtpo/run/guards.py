@@ -211,8 +211,12 @@ class RewardGuard:
         self.calls += 1
         errors_before, self._timed_out = self.errors, False
         scores = self._score(completions, **kwargs)
-        failed = self.errors - errors_before
-        if self.calls == 1 and completions and failed == len(completions) and not self._timed_out:
+        self._check_broken(len(completions), self.errors - errors_before)
+        return scores
+
+    def _check_broken(self, n: int, failed: int) -> None:
+        """Set `broken` when the first batch failed on every completion (not by a timeout)."""
+        if self.calls == 1 and n and failed == n and not self._timed_out:
             err = self._last_error
             self.broken = RewardFunctionError(
                 f"reward function {self.__name__!r} failed on all {failed} completions of its first batch "
@@ -221,13 +225,23 @@ class RewardGuard:
                 "dataset columns as keyword arguments and returns one float per completion."
             )
             self.broken.__cause__ = err
-        return scores
 
-    def _call(self, completions: list[Any], kwargs: dict[str, Any], logs: _Logs) -> Any:
+    @staticmethod
+    def _logged(kwargs: dict[str, Any], logs: _Logs) -> dict[str, Any]:
+        """`kwargs` with `log_extra` / `log_metric` (where the engine passes them) held back in `logs`."""
         if "log_extra" in kwargs:
             kwargs = {**kwargs, "log_extra": logs.log_extra}
         if "log_metric" in kwargs:
             kwargs = {**kwargs, "log_metric": logs.log_metric}
+        return kwargs
+
+    @staticmethod
+    def _item(kwargs: dict[str, Any], i: int, n: int) -> dict[str, Any]:
+        """The keyword arguments of completion i alone (per-completion columns cut to one element)."""
+        return {k: [v[i]] if isinstance(v, list) and len(v) == n else v for k, v in kwargs.items()}
+
+    def _call(self, completions: list[Any], kwargs: dict[str, Any], logs: _Logs) -> Any:
+        kwargs = self._logged(kwargs, logs)
         return call_with_deadline(lambda: self.func(completions=completions, **kwargs), self.timeout)
 
     def _score(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
@@ -235,7 +249,7 @@ class RewardGuard:
         logs = _Logs()
         try:
             scores = self._clean(self._call(completions, kwargs, logs), n)
-            self._pass_on(kwargs, logs.extra, {k: sum(v) / len(v) for k, v in logs.metrics.items()})
+            self._pass_on(kwargs, [logs])
             return scores
         except RewardTimeout as err:
             self._timed_out = True
@@ -245,10 +259,9 @@ class RewardGuard:
         scores: list[float | None] = []
         item_logs: list[_Logs | None] = []
         for i in range(n):  # one completion at a time: only the failing ones score 0
-            item = {k: [v[i]] if isinstance(v, list) and len(v) == n else v for k, v in kwargs.items()}
             logs = _Logs()
             try:
-                scores += self._clean(self._call([completions[i]], item, logs), 1)
+                scores += self._clean(self._call([completions[i]], self._item(kwargs, i, n), logs), 1)
                 item_logs.append(logs)
             except RewardTimeout as err:
                 self._timed_out = True
@@ -257,49 +270,64 @@ class RewardGuard:
             except Exception as err:  # noqa: BLE001
                 scores += self._fail(1, err)
                 item_logs.append(None)
-        columns = {c for logs in item_logs if logs for c in logs.extra}
-        extra = {c: [(logs.extra.get(c) or [None])[0] if logs else None for logs in item_logs] for c in sorted(columns)}
-        values: dict[str, list[float]] = {}
-        for logs in item_logs:
-            for name, seen in (logs.metrics if logs else {}).items():
-                values.setdefault(name, []).extend(seen)
-        self._pass_on(kwargs, extra, {k: sum(v) / len(v) for k, v in values.items()})
+        self._pass_on(kwargs, item_logs, per_item=True)
         return scores
 
     @staticmethod
-    def _pass_on(kwargs: dict[str, Any], extra: dict[str, list], metrics: dict[str, float]) -> None:
-        for column, values in extra.items():
-            kwargs["log_extra"](column, values)
-        for name, value in metrics.items():
-            kwargs["log_metric"](name, value)
+    def _pass_on(kwargs: dict[str, Any], calls: list[_Logs | None], per_item: bool = False) -> None:
+        """Pass the held-back logs of successful calls on once. `per_item`: one call per completion (None:
+        failed), each extra column gets one value per completion (None where the call failed or logged none)."""
+        if per_item:
+            columns = sorted({c for logs in calls if logs for c in logs.extra})
+            extra = {c: [(logs.extra.get(c) or [None])[0] if logs else None for logs in calls] for c in columns}
+        else:
+            extra = {c: v for logs in calls if logs for c, v in logs.extra.items()}
+        values: dict[str, list[float]] = {}
+        for logs in calls:
+            for name, seen in (logs.metrics if logs else {}).items():
+                values.setdefault(name, []).extend(seen)
+        for column, column_values in extra.items():
+            kwargs["log_extra"](column, column_values)
+        for name, seen in values.items():
+            kwargs["log_metric"](name, sum(seen) / len(seen))
 
 
 class AsyncRewardGuard(RewardGuard):
     """`RewardGuard` for an `async` reward function (or an object whose `__call__` is async): awaited with
-    `asyncio.wait_for(reward_timeout)`, retried item by item on an exception, the same counting."""
+    `asyncio.wait_for(reward_timeout)`, retried item by item on an exception, the same counting and the
+    same held-back `log_extra` / `log_metric` calls."""
 
     async def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
         import asyncio
 
         self.calls += 1
         n = len(completions)
-        errors_before = self.errors
-        try:
-            result = await asyncio.wait_for(self.func(completions=completions, **kwargs), self.timeout)
-            return self._clean(result, n)
-        except asyncio.TimeoutError as err:
-            return self._fail(n, RewardTimeout(f"no result within reward_timeout={self.timeout}s: {err}"))
-        except Exception:  # noqa: BLE001 - retried item by item below
-            pass
-        scores: list[float | None] = []
-        for i in range(n):
-            item = {k: [v[i]] if isinstance(v, list) and len(v) == n else v for k, v in kwargs.items()}
+        errors_before, self._timed_out = self.errors, False
+
+        async def call(items: list[Any], item_kwargs: dict[str, Any], logs: _Logs) -> Any:
             try:
-                result = await asyncio.wait_for(self.func(completions=[completions[i]], **item), self.timeout)
-                scores += self._clean(result, 1)
-            except Exception as err:  # noqa: BLE001
-                scores += self._fail(1, err)
-        if self.calls == 1 and n and self.errors - errors_before == n:
-            self.broken = RewardFunctionError(f"reward function {self.__name__!r} failed on all {n} completions of "
-                                              f"its first batch ({type(self._last_error).__name__}: {self._last_error})")  # fmt: skip
+                return await asyncio.wait_for(self.func(completions=items, **self._logged(item_kwargs, logs)),
+                                              self.timeout)  # fmt: skip
+            except asyncio.TimeoutError as err:
+                self._timed_out = True
+                raise RewardTimeout(f"no result within reward_timeout={self.timeout}s") from err
+
+        logs = _Logs()
+        try:
+            scores = self._clean(await call(completions, kwargs, logs), n)
+            self._pass_on(kwargs, [logs])
+        except RewardTimeout as err:
+            scores = self._fail(n, err)
+        except Exception:  # noqa: BLE001 - retried item by item below
+            scores, item_logs = [], []
+            for i in range(n):
+                logs = _Logs()
+                try:
+                    scores += self._clean(await call([completions[i]], self._item(kwargs, i, n), logs), 1)
+                    item_logs.append(logs)
+                except Exception as err:  # noqa: BLE001 - timeouts included: that completion scores 0
+                    scores += self._fail(1, err)
+                    item_logs.append(None)
+            self._pass_on(kwargs, item_logs, per_item=True)
+        self._check_broken(n, self.errors - errors_before)
         return scores
