@@ -220,7 +220,7 @@ def test_initial_entropy_is_the_first_training_batch_mean_over_completions():
     trainer = _bare_trainer()
     assert trainer._initial_entropy(ENTROPY, MASK, "train") == 3.0
     assert trainer.gtpo_state.initial_entropy == 3.0
-    assert trainer.callback_handler.callbacks[1].state()["attributes"] == {"initial_entropy": 3.0}
+    assert trainer.callback_handler.callbacks[1].state()["attributes"] == {"initial_entropy": 3.0, "collapse_step": None}
     # a later batch (mean 7) returns the stored value and leaves it unchanged
     assert trainer._initial_entropy(torch.full((2, 3), 7.0), torch.ones(2, 3), "train") == 3.0
     assert trainer.gtpo_state.initial_entropy == 3.0
@@ -355,7 +355,7 @@ def test_initial_entropy_is_kept_once_measured(scripted_trainer, generation_inpu
     out = trainer._generate_and_score_completions(generation_inputs)
     trainer._compute_loss(trainer.model, out)
     assert trainer.gtpo_state.initial_entropy == 1.25
-    assert trainer.gtpo_state.state() == {"args": {}, "attributes": {"initial_entropy": 1.25}}
+    assert trainer.gtpo_state.state() == {"args": {}, "attributes": {"initial_entropy": 1.25, "collapse_step": None}}
 
 
 def test_no_reference_model(scripted_trainer):
@@ -440,6 +440,19 @@ def test_collapse_monitor_warns_once_and_logs_the_step(parent_log, capsys):
     assert "step 7: possible collapse" in err and "60%" in err and "negative_weight" in err
     # window 3: still collapsed, but the monitor warns once per run
     _log_micro_batch(trainer, "train", [(1.0, 10, 9), (-1.0, 10, 4)])
+    trainer.log({"loss": 0.5})
+    assert "gtpo/collapse" not in parent_log[-1][1] and capsys.readouterr().err == ""
+    assert trainer.gtpo_state.state()["attributes"]["collapse_step"] == 7  # saved with every checkpoint
+
+
+def test_a_resumed_run_that_already_warned_stays_quiet(parent_log, capsys):
+    trainer = _bare_trainer()
+    trainer.args = SimpleNamespace(collapse_conflict_share=0.5, collapse_entropy_fraction=0.25)
+    trainer.state = SimpleNamespace(global_step=13)
+    saved = SimpleNamespace(stateful_callbacks={"GTPOState": {"attributes": {"initial_entropy": 2.0, "collapse_step": 2}}})
+    trainer.gtpo_state.on_train_begin(None, saved, None)  # what transformers does on resume
+    assert trainer.gtpo_state.initial_entropy == 2.0 and trainer.gtpo_state.collapse_step == 2
+    _log_micro_batch(trainer, "train", [(1.0, 10, 9), (-1.0, 10, 4)])  # share 0.9 > 0.5
     trainer.log({"loss": 0.5})
     assert "gtpo/collapse" not in parent_log[-1][1] and capsys.readouterr().err == ""
 

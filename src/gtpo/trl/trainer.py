@@ -78,21 +78,26 @@ COUNT_PREFIX = "gtpo/_count/"  # private _metrics keys, turned into the shares b
 
 
 class GTPOState(TrainerCallback, ExportableState):
-    """Checkpointed GTPO state: the initial mean completion entropy <H>_ini (None until measured)."""
+    """Checkpointed GTPO state: the initial mean completion entropy <H>_ini (None until measured) and the
+    step at which the collapse monitor warned (None until it does), so a resumed run neither re-measures
+    <H>_ini nor warns again."""
 
-    def __init__(self, initial_entropy: float | None = None):
+    def __init__(self, initial_entropy: float | None = None, collapse_step: int | None = None):
         self.initial_entropy = initial_entropy
+        self.collapse_step = collapse_step
 
     def state(self) -> dict:
-        return {"args": {}, "attributes": {"initial_entropy": self.initial_entropy}}
+        return {"args": {}, "attributes": {"initial_entropy": self.initial_entropy, "collapse_step": self.collapse_step}}
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         # On resume, transformers has loaded trainer_state.json into `state` before this event.
         saved = state.stateful_callbacks.get(type(self).__name__)
         if isinstance(saved, dict):
-            value = saved.get("attributes", {}).get("initial_entropy")
-            if value is not None:
-                self.initial_entropy = float(value)
+            attributes = saved.get("attributes", {})
+            if attributes.get("initial_entropy") is not None:
+                self.initial_entropy = float(attributes["initial_entropy"])
+            if attributes.get("collapse_step") is not None:
+                self.collapse_step = int(attributes["collapse_step"])
 
 
 class GTPOTrainer(GuardedGRPOTrainer):
@@ -309,8 +314,9 @@ class GTPOTrainer(GuardedGRPOTrainer):
         """The collapse monitor: once per run, warn (stderr) when the positive completions' conflict share of
         this logging window exceeds `collapse_conflict_share`, or the window's token entropy falls below
         `collapse_entropy_fraction` x <H>_ini; log `gtpo/collapse` (1: conflict share, 2: entropy, 3: both)
-        at that step, which `gtpo report` marks."""
-        if getattr(self, "_collapse_warned", False) or not self.model.training:
+        at that step, which `gtpo report` marks. The step is checkpointed (`GTPOState`): a resumed run that
+        already warned stays quiet."""
+        if self.gtpo_state.collapse_step is not None or not self.model.training:
             return
         share = metrics.get("gtpo/conflict_frac_pos", [math.nan])[0]
         entropies = [e for e in metrics.get("entropy", []) if math.isfinite(e)]
@@ -326,7 +332,7 @@ class GTPOTrainer(GuardedGRPOTrainer):
                                f"<H>_ini ({initial:.3g})"))  # fmt: skip
         if not reasons:
             return
-        self._collapse_warned = True
+        self.gtpo_state.collapse_step = self.state.global_step
         metrics["gtpo/collapse"] = [float(sum(code for code, _ in reasons))]
         if self.accelerator.is_main_process:
             print(f"[gtpo] step {self.state.global_step}: possible collapse: " + "; ".join(r for _, r in reasons)
