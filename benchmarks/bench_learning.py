@@ -143,6 +143,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ref", default=None,
                    help="configuration the others are compared with (default: gtpo for ablations/variants, else grpo)")  # fmt: skip
     p.add_argument("--seeds", type=int, default=3, help="seeds per configuration: 0..N-1 (default 3)")
+    p.add_argument("--only-seeds", type=int, nargs="+", metavar="S",
+                   help="run and aggregate only these of the seeds 0..N-1 (one suite split across machines or "
+                   "sessions: each one's finished runs are archived under IMG/runs and restored from there)")
     p.add_argument("--steps", type=int, default=100, help="optimizer steps per run (default 100)")
     p.add_argument("--prompts", type=int, default=4, help="prompts per step (default 4)")
     p.add_argument("--group-size", type=int, default=8, help="completions per prompt G (default 8)")
@@ -170,6 +173,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name in ("seeds", "steps", "prompts", "eval_problems", "eval_samples", "workers", "threads"):
         if getattr(args, name) < 1:
             raise SystemExit(f"bench_learning: --{name.replace('_', '-')} must be >= 1")
+    bad = [s for s in args.only_seeds or [] if not 0 <= s < args.seeds]
+    if bad:
+        raise SystemExit(f"bench_learning: --only-seeds {bad} outside 0..{args.seeds - 1}; raise --seeds or drop them")
     if args.group_size < 2:
         raise SystemExit("bench_learning: --group-size must be >= 2 (advantages are group-relative)")
     return args
@@ -261,7 +267,7 @@ def run_specs(args: argparse.Namespace, suite: str, start: Path, start_hash: str
         evaluation["task_options"] = args.task_options
     recipe = str(Path(args.recipe).resolve())
     specs = []
-    for seed in range(args.seeds):  # seed-major: an interrupted suite has every configuration at its first seeds
+    for seed in args.only_seeds or range(args.seeds):  # seed-major: an interrupted suite has every configuration at its first seeds
         for name in names:
             argv = [*SUITES[suite][name], *budget, "--seed", str(seed)]
             identity = {"argv": argv, "eval": evaluation, "start": start_hash, "code": code}
@@ -271,13 +277,41 @@ def run_specs(args: argparse.Namespace, suite: str, start: Path, start_hash: str
             tag = hashlib.sha256(key.encode()).hexdigest()[:8]
             folder = Path(args.out) / "runs" / f"{name.replace('=', '')}-s{seed}-{tag}"
             specs.append({"name": name, "seed": seed, "argv": argv, "eval": evaluation, "dir": str(folder),
-                          "recipe": recipe, "threads": args.threads, "resumable": bool(args.save_steps)})  # fmt: skip
+                          "recipe": recipe, "threads": args.threads, "resumable": bool(args.save_steps),
+                          "archive": str(Path(args.img) / "runs")})  # fmt: skip
     return specs
+
+
+def archive(run: Path, dest: Path) -> None:
+    """Copy a finished run's results to DEST/<run's folder name>: everything but the model (train/) and logs.
+
+    DEST (default IMG/runs) is committed beside the plots, so a later session on another machine
+    continues the suite from the runs that finished here (`restore`) instead of training them again.
+    """
+    tmp = dest / f".tmp-{run.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(run, tmp, ignore=lambda d, names: [n for n in names if n == "train" or n.endswith(".log")])
+    shutil.rmtree(dest / run.name, ignore_errors=True)
+    tmp.rename(dest / run.name)
+
+
+def restore(run: Path, source: Path, marker: str = "done.json") -> bool:
+    """Bring an archived run back into the cache when the cache lacks it; True when it is there afterwards."""
+    if (run / marker).is_file():
+        return True
+    archived = source / run.name
+    if not (archived / marker).is_file():
+        return False
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(archived, run)
+    return True
 
 
 def launch(spec: dict) -> dict:
     run = Path(spec["dir"])
-    if (run / "done.json").is_file():
+    if restore(run, Path(spec["archive"])):
+        if not (Path(spec["archive"]) / run.name / "done.json").is_file():
+            archive(run, Path(spec["archive"]))
         return json.loads((run / "done.json").read_text())
     same = (run / "spec.json").is_file() and json.loads((run / "spec.json").read_text()) == spec
     if not (spec.get("resumable") and same):  # a resumable run continues from its last checkpoint
@@ -293,6 +327,7 @@ def launch(spec: dict) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"run {spec['name']} seed {spec['seed']} failed:\n{proc.stderr[-3000:]}")
     print(f"  done {spec['name']:12s} seed {spec['seed']}  {time.perf_counter() - t0:5.0f} s", flush=True)
+    archive(run, Path(spec["archive"]))
     return json.loads((run / "done.json").read_text())
 
 
@@ -304,13 +339,15 @@ def evaluate_start(args: argparse.Namespace, start: Path, spec: dict) -> dict:
     e = spec["eval"]
     tag = hashlib.sha256(json.dumps({**e, "code": code_hash()}).encode()).hexdigest()[:8]
     folder = Path(args.out) / "runs" / f"start-{tag}"
-    if not (folder / "summary.json").is_file():
+    if not restore(folder, Path(spec["archive"]), marker="summary.json"):
         with open(Path(args.out) / "start-eval.log", "w") as log, contextlib.redirect_stdout(log), \
                 contextlib.redirect_stderr(log):  # fmt: skip
             evaluate_heldout([str(start)], folder, task_config=arith_config(e.get("task_options")),
                              problems=e["problems"], samples=e["samples"], max_new_tokens=e["max_new_tokens"],
                              seed=0, show_progress=False)  # fmt: skip
+        archive(folder, Path(spec["archive"]))
     return json.loads((folder / "summary.json").read_text())["results"][0] | {"eval_dir": str(folder)}
+
 
 
 # ---------------------------------------------------------------- aggregation

@@ -1,0 +1,79 @@
+"""bench_learning's run archive: finished runs travel as committed files, without their models."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_learning.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_learning", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def finished_run(folder: Path) -> Path:
+    (folder / "train" / "checkpoint-10").mkdir(parents=True)
+    (folder / "train" / "model.safetensors").write_bytes(b"weights")
+    (folder / "eval").mkdir()
+    (folder / "eval" / "samples.jsonl").write_text('{"correct": true}\n')
+    (folder / "eval" / "summary.json").write_text('{"results": [{"accuracy": 0.5}]}')
+    (folder / "train.log").write_text("progress bars")
+    (folder / "spec.json").write_text('{"name": "gtpo"}')
+    (folder / "done.json").write_text('{"name": "gtpo", "seed": 1}')
+    return folder
+
+
+def test_archive_keeps_results_and_drops_model_and_logs(bench, tmp_path):
+    run = finished_run(tmp_path / "cache" / "gtpo-s1-abcd1234")
+    bench.archive(run, tmp_path / "img" / "runs")
+    kept = sorted(p.relative_to(tmp_path / "img" / "runs").as_posix() for p in (tmp_path / "img" / "runs").rglob("*")
+                  if p.is_file())  # fmt: skip
+    assert kept == ["gtpo-s1-abcd1234/done.json", "gtpo-s1-abcd1234/eval/samples.jsonl",
+                    "gtpo-s1-abcd1234/eval/summary.json", "gtpo-s1-abcd1234/spec.json"]  # fmt: skip
+
+
+def test_archive_replaces_an_older_copy(bench, tmp_path):
+    run = finished_run(tmp_path / "cache" / "r")
+    dest = tmp_path / "archive"
+    (dest / "r").mkdir(parents=True)
+    (dest / "r" / "stale.json").write_text("{}")
+    bench.archive(run, dest)
+    assert not (dest / "r" / "stale.json").exists()
+    assert [p.name for p in dest.iterdir()] == ["r"]  # no temporary folder left behind
+
+
+def test_restore_fills_an_empty_cache_and_leaves_a_full_one(bench, tmp_path):
+    dest = tmp_path / "archive"
+    bench.archive(finished_run(tmp_path / "machine-a" / "r"), dest)
+    fresh = tmp_path / "machine-b" / "r"
+    assert bench.restore(fresh, dest)
+    assert json.loads((fresh / "done.json").read_text()) == {"name": "gtpo", "seed": 1}
+    assert (fresh / "eval" / "samples.jsonl").is_file()
+    (fresh / "done.json").write_text('{"name": "local"}')  # a cached run wins over the archive
+    assert bench.restore(fresh, dest)
+    assert json.loads((fresh / "done.json").read_text()) == {"name": "local"}
+
+
+def test_restore_reports_a_run_that_is_nowhere(bench, tmp_path):
+    partial = tmp_path / "cache" / "r"
+    partial.mkdir(parents=True)
+    (partial / "spec.json").write_text("{}")  # started, not finished: must be resumed, not restored
+    assert not bench.restore(partial, tmp_path / "archive")
+    assert (partial / "spec.json").is_file()
+
+
+def test_only_seeds_selects_runs_and_rejects_seeds_outside_the_suite(bench, tmp_path):
+    args = bench.parse_args(["--suite", "negatives", "--seeds", "3", "--only-seeds", "1", "--img", str(tmp_path)])
+    specs = bench.run_specs(args, "negatives", tmp_path / "start", "0" * 12)
+    assert {s["seed"] for s in specs} == {1} and len(specs) == len(bench.SUITES["negatives"])
+    assert {s["archive"] for s in specs} == {str(tmp_path / "runs")}
+    with pytest.raises(SystemExit, match="--only-seeds \\[3\\] outside 0..2"):
+        bench.parse_args(["--seeds", "3", "--only-seeds", "3"])
