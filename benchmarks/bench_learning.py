@@ -229,6 +229,22 @@ def run_one(spec: dict) -> None:
 
 
 # ---------------------------------------------------------------- orchestration
+def cpu_model() -> str:
+    """The CPU's name, family/model and vector extension: a start rebuilt on another CPU gets another hash."""
+    info = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    if not info:
+        import platform
+
+        return platform.processor() or platform.machine()
+    flags = info.get("flags", "").split()
+    vector = next((f for f in ("avx512f", "avx2", "neon") if f in flags), "none")
+    return f"{info.get('model name', '?')} (family {info.get('cpu family', '?')}, model {info.get('model', '?')}, {vector})"
+
+
 def snapshot_start(args: argparse.Namespace, out: Path) -> tuple[Path, str]:
     """Build/reuse the warm start, copy it once into OUT/start; return (path, content hash)."""
     from gtpo.demo.warm_start import prepare
@@ -529,7 +545,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"WARNING: the package changed during the runs (code hashes {codes}); rerun", flush=True)
         results["settings"] = {k: v for k, v in vars(args).items() if k != "worker"} | {"code_sha256": codes} | {
             "suite": suite, "start": str(start), "start_sha256": start_hash, "recipe": os.path.relpath(args.recipe, ROOT),
-            "start_eval_dir": start_eval_dir, "wall_s": time.perf_counter() - t0, "load_average": os.getloadavg(), "cpus": os.cpu_count()}  # fmt: skip
+            "start_eval_dir": start_eval_dir, "wall_s": time.perf_counter() - t0, "load_average": os.getloadavg(), "cpus": os.cpu_count(),
+            "cpu": cpu_model()}  # fmt: skip
         folder = out / suite
         folder.mkdir(exist_ok=True)
         for e in results["configs"].values():
