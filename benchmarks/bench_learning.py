@@ -156,6 +156,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="runs in parallel (default 2; one thread each)")
     p.add_argument("--sft-dir", default="runs/tiny-sft", help="warm start to build or reuse (tiny_model)")
     p.add_argument("--start", help="a ready start model folder (e.g. a `gtpo sft` run) instead of the tiny warm start")
+    p.add_argument("--start-sha256", help="continue a suite whose start was built on another CPU: the archived "
+                   "start's hash (results.json start_sha256); checked by sampling the start's held-out set")
     p.add_argument("--recipe", default=str(RECIPE), help="gtpo train recipe the runs share (default tiny-cpu.yaml)")
     p.add_argument("--task-options", default=None, help="arith settings as JSON, for training and the test set")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
@@ -243,6 +245,33 @@ def cpu_model() -> str:
     flags = info.get("flags", "").split()
     vector = next((f for f in ("avx512f", "avx2", "neon") if f in flags), "none")
     return f"{info.get('model name', '?')} (family {info.get('cpu family', '?')}, model {info.get('model', '?')}, {vector})"
+
+
+def vouch_start(args: argparse.Namespace, start: Path, start_hash: str, spec: dict) -> str:
+    """The hash the runs are keyed by: the start's own, or --start-sha256 for a start rebuilt on another CPU.
+
+    A rebuild of the same recipe and commit on another CPU differs in float rounding, so its file hash
+    differs. It stands in for the archived start only if it samples exactly the archived start's
+    held-out completions (the same problems, samples and seed), which this checks.
+    """
+    claimed = args.start_sha256
+    if not claimed or claimed == start_hash:
+        return start_hash
+    archived = Path(spec["archive"]) / start_eval_folder(args, claimed, spec).name / "samples.jsonl"
+    if not archived.is_file():
+        raise SystemExit(f"bench_learning: --start-sha256 {claimed}: no archived start evaluation at {archived}; "
+                         "drop the option to start a new suite from this start")  # fmt: skip
+    own = Path(evaluate_start(args, start, start_hash, spec)["eval_dir"]) / "samples.jsonl"
+
+    def completions(path: Path) -> list[tuple]:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return sorted((r["id"], r["sample"], r["completion"]) for r in rows)
+
+    if completions(own) != completions(archived):
+        raise SystemExit(f"bench_learning: the start {start} (sha256 {start_hash}) samples other held-out completions "
+                         f"than the archived start {claimed}: it is another start; drop --start-sha256")  # fmt: skip
+    print(f"start {start_hash} samples the archived start {claimed}'s completions exactly: runs keyed by {claimed}")
+    return claimed
 
 
 def snapshot_start(args: argparse.Namespace, out: Path) -> tuple[Path, str]:
@@ -347,14 +376,18 @@ def launch(spec: dict) -> dict:
     return json.loads((run / "done.json").read_text())
 
 
-def evaluate_start(args: argparse.Namespace, start: Path, spec: dict) -> dict:
+def start_eval_folder(args: argparse.Namespace, start_hash: str, spec: dict) -> Path:
+    tag = hashlib.sha256(json.dumps({**spec["eval"], "code": code_hash(), "start": start_hash}).encode()).hexdigest()
+    return Path(args.out) / "runs" / f"start-{tag[:8]}"
+
+
+def evaluate_start(args: argparse.Namespace, start: Path, start_hash: str, spec: dict) -> dict:
     """Held-out scores of the warm start itself (same test set and sampling as the runs)."""
     from gtpo.demo import evaluate_heldout
     from gtpo.tasks.arith import arith_config
 
     e = spec["eval"]
-    tag = hashlib.sha256(json.dumps({**e, "code": code_hash()}).encode()).hexdigest()[:8]
-    folder = Path(args.out) / "runs" / f"start-{tag}"
+    folder = start_eval_folder(args, start_hash, spec)
     if not restore(folder, Path(spec["archive"]), marker="summary.json"):
         with open(Path(args.out) / "start-eval.log", "w") as log, contextlib.redirect_stdout(log), \
                 contextlib.redirect_stderr(log):  # fmt: skip
@@ -527,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
     ks = sorted({1, args.eval_samples})
     for suite in suites:
         specs = run_specs(args, suite, start, start_hash)
+        key = vouch_start(args, start, start_hash, specs[0])
+        specs = run_specs(args, suite, start, key)
         if args.ref and args.ref not in {spec["name"] for spec in specs}:
             raise SystemExit(f"bench_learning: --ref {args.ref} is not among the configurations run here")
         print(f"{suite}: {len(specs)} runs ({args.workers} at a time) -> {out}", flush=True)
@@ -535,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
             done = list(pool.map(launch, specs))
         for spec, d in zip(specs, done, strict=True):
             d["eval_dir"] = str(Path(spec["dir"]) / "eval")
-        start_row, start_row_code = evaluate_start(args, start, specs[0]), code_hash()
+        start_row, start_row_code = evaluate_start(args, start, key, specs[0]), code_hash()
         start_eval_dir = start_row.pop("eval_dir")
         results = aggregate(done, start_row, ks)
         ref = args.ref or ("gtpo" if suite in ("ablations", "variants") else "grpo")
@@ -544,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(codes) > 1:
             print(f"WARNING: the package changed during the runs (code hashes {codes}); rerun", flush=True)
         results["settings"] = {k: v for k, v in vars(args).items() if k != "worker"} | {"code_sha256": codes} | {
-            "suite": suite, "start": str(start), "start_sha256": start_hash, "recipe": os.path.relpath(args.recipe, ROOT),
+            "suite": suite, "start": str(start), "start_sha256": key, "start_file_sha256": start_hash, "recipe": os.path.relpath(args.recipe, ROOT),
             "start_eval_dir": start_eval_dir, "wall_s": time.perf_counter() - t0, "load_average": os.getloadavg(), "cpus": os.cpu_count(),
             "cpu": cpu_model()}  # fmt: skip
         folder = out / suite

@@ -77,3 +77,53 @@ def test_only_seeds_selects_runs_and_rejects_seeds_outside_the_suite(bench, tmp_
     assert {s["archive"] for s in specs} == {str(tmp_path / "runs")}
     with pytest.raises(SystemExit, match="--only-seeds \\[3\\] outside 0..2"):
         bench.parse_args(["--seeds", "3", "--only-seeds", "3"])
+
+
+def start_samples(folder: Path, completions: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": "p0", "sample": i, "completion": c} for i, c in enumerate(completions)]
+    (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "summary.json").write_text('{"results": [{"accuracy": 0.5}]}')
+
+
+@pytest.fixture
+def rebuilt(bench, tmp_path, monkeypatch):
+    """A suite whose archive holds the start evaluation of start 'aaaa', and a rebuilt start 'bbbb'."""
+    args = bench.parse_args(["--suite", "negatives", "--img", str(tmp_path / "img"), "--out", str(tmp_path / "out"),
+                             "--start-sha256", "aaaa"])  # fmt: skip
+    spec = bench.run_specs(args, "negatives", tmp_path / "start", "bbbb")[0]
+    archived = Path(spec["archive"]) / bench.start_eval_folder(args, "aaaa", spec).name
+    start_samples(archived, ["<answer>1</answer>", "<answer>2</answer>"])
+
+    def evaluate(rebuilt_samples):
+        def fake(args, start, start_hash, spec):
+            folder = bench.start_eval_folder(args, start_hash, spec)
+            start_samples(folder, rebuilt_samples)
+            return {"eval_dir": str(folder)}
+
+        monkeypatch.setattr(bench, "evaluate_start", fake)
+
+    return args, spec, evaluate
+
+
+def test_a_rebuilt_start_that_samples_the_same_completions_continues_the_suite(bench, rebuilt, tmp_path):
+    args, spec, evaluate = rebuilt
+    evaluate(["<answer>1</answer>", "<answer>2</answer>"])  # float rounding changed, sampling did not
+    assert bench.vouch_start(args, tmp_path / "start", "bbbb", spec) == "aaaa"
+
+
+def test_a_rebuilt_start_that_samples_otherwise_is_refused(bench, rebuilt, tmp_path):
+    args, spec, evaluate = rebuilt
+    evaluate(["<answer>1</answer>", "<answer>3</answer>"])  # one completion differs
+    with pytest.raises(SystemExit, match="another start; drop --start-sha256"):
+        bench.vouch_start(args, tmp_path / "start", "bbbb", spec)
+
+
+def test_start_sha256_needs_an_archived_start_and_is_a_no_op_for_the_same_start(bench, rebuilt, tmp_path):
+    args, spec, evaluate = rebuilt
+    assert bench.vouch_start(args, tmp_path / "start", "aaaa", spec) == "aaaa"  # nothing to check
+    args.start_sha256 = "cccc"
+    with pytest.raises(SystemExit, match="no archived start evaluation"):
+        bench.vouch_start(args, tmp_path / "start", "bbbb", spec)
+    args.start_sha256 = None
+    assert bench.vouch_start(args, tmp_path / "start", "bbbb", spec) == "bbbb"
