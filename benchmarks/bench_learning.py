@@ -24,7 +24,10 @@ Suites (`--suite`):
 
 Runs are cached by a hash of everything that defines them, the `gtpo` sources included
 (OUT/runs/NAME-sSEED-HASH/done.json), so the two suites share their identical `gtpo` runs and an
-interrupted command resumes; a run whose package code changed is run again. Outputs:
+interrupted command resumes; a run whose package code changed is run again. Each finished run is also
+archived, without its model and logs, under IMG/runs/ (committed with the plots) and restored from there
+when the cache lacks it: a later session on another machine adds seeds (`--only-seeds`) instead of
+training the suite again (`--start-sha256` for a start rebuilt on another CPU). Outputs:
 OUT/SUITE/results.json (every number), OUT/SUITE/table.md, and plots docs/img/bench_SUITE_*.png; with
 `--eval-samples` > 1 also the pass@k curves of `bench_passk.py` (OUT/SUITE/passk.json, passk.md, plot).
 
@@ -396,7 +399,6 @@ def evaluate_start(args: argparse.Namespace, start: Path, start_hash: str, spec:
                              seed=0, show_progress=False)  # fmt: skip
         archive(folder, Path(spec["archive"]))
     return json.loads((folder / "summary.json").read_text())["results"][0] | {"eval_dir": str(folder)}
-
 
 
 # ---------------------------------------------------------------- aggregation
