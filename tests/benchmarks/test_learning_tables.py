@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
-
-MODULE = Path(__file__).resolve().parents[2] / "benchmarks" / "_learning_tables.py"
-
-
-@pytest.fixture(scope="module")
-def lt():
-    spec = importlib.util.spec_from_file_location("_learning_tables", MODULE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_stats_is_the_sample_spread_of_the_finite_values(lt):
