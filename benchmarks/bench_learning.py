@@ -260,11 +260,12 @@ def vouch_start(args: argparse.Namespace, start: Path, start_hash: str, spec: di
     if not archived.is_file():
         raise SystemExit(f"bench_learning: --start-sha256 {claimed}: no archived start evaluation at {archived}; "
                          "drop the option to start a new suite from this start")  # fmt: skip
+    from gtpo.run.io import read_jsonl
+
     own = Path(evaluate_start(args, start, start_hash, spec)["eval_dir"]) / "samples.jsonl"
 
     def completions(path: Path) -> list[tuple]:
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return sorted((r["id"], r["sample"], r["completion"]) for r in rows)
+        return sorted((r["id"], r["sample"], r["completion"]) for r in read_jsonl(path, torn="error"))
 
     if completions(own) != completions(archived):
         raise SystemExit(f"bench_learning: the start {start} (sha256 {start_hash}) samples other held-out completions "
@@ -410,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     for suite in suites:
         specs = run_specs(args, suite, start, start_hash)
         key = vouch_start(args, start, start_hash, specs[0])
-        specs = run_specs(args, suite, start, key)
+        if key != start_hash:  # the runs are keyed by the archived start this one stands in for
+            specs = run_specs(args, suite, start, key)
         if args.ref and args.ref not in {spec["name"] for spec in specs}:
             raise SystemExit(f"bench_learning: --ref {args.ref} is not among the configurations run here")
         print(f"{suite}: {len(specs)} runs ({args.workers} at a time) -> {out}", flush=True)
