@@ -7,5 +7,6 @@
     gtpo.run.checkpoints  atomic checkpoints, the last complete checkpoint, the output-folder check
     gtpo.run.logger       metrics.jsonl / conflict_samples.jsonl (a transformers callback)
     gtpo.run.io           atomic file writes and JSONL reading
-Nothing here imports an RL engine (trl, verl).
+    gtpo.run.model_source the model-argument check (a model folder with weights, or a hub id)
+Nothing here imports an RL engine (trl, verl) or gtpo.trl, gtpo.verl, gtpo.eval, gtpo.demo, gtpo.models.
 """

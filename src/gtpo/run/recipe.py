@@ -181,8 +181,8 @@ def parse_or_help(argv: list[str], parser: HfArgumentParser, parse) -> tuple[Any
 
 
 def check_model(name: str | None, option: str = "model_name_or_path") -> None:
-    """`gtpo.models.check_model_source`, reported as a RecipeError (a bad recipe value)."""
-    from gtpo.models import ModelSourceError, check_model_source
+    """`gtpo.run.model_source.check_model_source`, reported as a RecipeError (a bad recipe value)."""
+    from gtpo.run.model_source import ModelSourceError, check_model_source
 
     try:
         check_model_source(name, option)
