@@ -55,13 +55,28 @@ class TaskArguments:
             raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")
 
     def load(self):
-        """The selected problems (`gtpo.tasks.load_task`)."""
-        from gtpo.tasks import load_task
+        """The selected problems (`gtpo.tasks.load_task`). A task name that is not registered, or a data
+        source for a generated task, is a `RecipeError` naming the field."""
+        from gtpo.run.recipe import RecipeError
+        from gtpo.tasks import get_task, load_task, task_names
 
-        return load_task(
-            self.task, self.task_split, source=self.task_source, subjects=self.task_subjects,
-            limit=self.task_limit, seed=self.task_seed, options=self.task_options,
-        )  # fmt: skip
+        try:
+            task = get_task(self.task)
+        except ValueError:
+            raise RecipeError(f"task={self.task!r}: unknown task; choose one of {', '.join(task_names())}, or "
+                              "register your own (CONTRIBUTING.md, 'Adding a task')") from None  # fmt: skip
+        if task.generate is not None and self.task_source is not None:
+            which = " (the default task)" if self.task == TaskArguments.task else ""
+            raise RecipeError(f"task_source={self.task_source!r}: task {self.task!r}{which} generates its problems "
+                              "and reads no data; set --task to the task of your data (e.g. gsm8k or math), or "
+                              "remove task_source")  # fmt: skip
+        try:
+            return load_task(
+                self.task, self.task_split, source=self.task_source, subjects=self.task_subjects,
+                limit=self.task_limit, seed=self.task_seed, options=self.task_options,
+            )  # fmt: skip
+        except ValueError as err:
+            raise RecipeError(f"task: {err}") from None
 
 
 @dataclass

@@ -5,7 +5,9 @@ One parser over the recipe's sections, in TRL's flat convention (`gtpo.run.recip
 (`gtpo.run.arguments`), then `GTPOConfig` (TRL's GRPOConfig + the GTPO fields) and TRL's
 `ModelConfig` (model path or hub id, dtype, LoRA, 4/8-bit). The command line overrides the recipe.
 
-Before anything heavy loads, the model argument and the run folder are checked (writable, room for a
+`--help` lists the recipe's sections, GTPO's fields and the model's; `--help-all` adds the inherited
+training fields (`help_groups`). Before anything heavy loads, the model argument, `report_to` and the
+run folder are checked (writable, room for a
 checkpoint: `gtpo.run.checkpoints.check_output_dir`). `--resume` (bare, or `--resume PATH`)
 continues from the last complete checkpoint; checkpoints are written atomically.
 
@@ -29,11 +31,14 @@ from gtpo.run.arguments import (
     RunArguments,
     TaskArguments,
 )
+from gtpo.run.options import Group
 from gtpo.run.recipe import (
     RecipeError,
     RecipeParser,
+    RunInterrupted,
     build,
     check_model,
+    check_report_to,
     parse_recipe,
     resume_checkpoint,
     run_command,
@@ -72,6 +77,23 @@ def build_parser() -> RecipeParser:
     return RecipeParser((*SECTIONS.values(), GTPOConfig, ModelConfig), prog=PROG, allow_abbrev=False)
 
 
+def help_groups() -> list[Group]:
+    """`gtpo train --help`: the recipe's sections, GTPO's own fields and the model; `--help-all` adds the
+    fields GTPOConfig inherits from TRL's GRPOConfig and transformers' TrainingArguments."""
+    def names(cls: type) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.init)
+
+    gtpo_own = tuple(name for name in names(GTPOConfig) if name in GTPO_ONLY_FIELDS)
+    inherited = tuple(name for name in names(GTPOConfig) if name not in GTPO_ONLY_FIELDS)
+    return [
+        *(Group(f"{name} ({cls.__name__})", names(cls)) for name, cls in SECTIONS.items()),
+        Group("GTPO (GTPOConfig's own fields; docs/algorithm.md)", gtpo_own),
+        Group("model (TRL's ModelConfig)", names(ModelConfig)),
+        Group("training (inherited from TRL's GRPOConfig and transformers' TrainingArguments)", inherited,
+              extended=True),  # fmt: skip
+    ]
+
+
 def parse_args(argv: list[str]) -> TrainArgs:
     values, explicit = parse_recipe(argv, build_parser())
     if str(values.get("scale_rewards")).lower() in ("true", "false"):  # YAML booleans, TRL's own spelling
@@ -104,6 +126,7 @@ def train(args: TrainArgs) -> Path:
 
     training, model = args.training, args.model
     check_model(model.model_name_or_path)
+    check_report_to(training.report_to)
     output_dir = Path(training.output_dir)
     check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
     resume = resume_checkpoint(args.run.resume, training, output_dir, prog=PROG)
@@ -143,13 +166,16 @@ def train(args: TrainArgs) -> Path:
     if trainer.accelerator.is_main_process:
         write_run_config(output_dir / "run_config.yaml", {**args.sections, "model": model}, training,
                          algo=args.algorithm.algo)  # fmt: skip
-    trainer.train(resume_from_checkpoint=resume)
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    except KeyboardInterrupt:
+        raise RunInterrupted(trainer.state.global_step, output_dir) from None
     trainer.save_model(str(output_dir))
     return output_dir
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(argv, build_parser(), parse_args, train)
+    return run_command(argv, build_parser(), parse_args, train, help_groups())
 
 
 if __name__ == "__main__":
