@@ -44,6 +44,12 @@ if TYPE_CHECKING:
     from transformers import HfArgumentParser
 
 
+# transformers' deprecated field names and their current ones: TRL's configs still give the old names
+# their defaults, which parse_recipe hands on under the new name unless the recipe set the old one.
+RENAMED = (("gradient_checkpointing", "activation_checkpointing"),
+           ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs"))  # fmt: skip
+
+
 class RecipeError(ValueError):
     """A recipe or command-line problem; the message names the field and the fix."""
 
@@ -142,6 +148,9 @@ def parse_recipe(argv: list[str], parser: HfArgumentParser) -> tuple[dict[str, A
         raise RecipeError(f"unexpected arguments {rest}: pass options as --field value")
     values = vars(namespace)
     explicit = {key: values[key] for key in known if key in recipe or any(a.split("=")[0] == f"--{key}" for a in argv)}
+    for old, new in RENAMED:  # a default under a deprecated name moves to the current one (no warning)
+        if old in values and new in values and old not in explicit and values[new] is None:
+            values[new], values[old] = values[old], None
     return values, explicit
 
 

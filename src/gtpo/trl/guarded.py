@@ -70,12 +70,28 @@ def nonfinite_parameters(model: Any) -> list[str]:
     ]  # fmt: skip
 
 
+def tied_to_loaded(model: Any, missing: list[str]) -> list[str]:
+    """The keys of `missing` whose parameter is the same tensor as a parameter that was loaded (tied
+    weights: with tied embeddings `lm_head.weight` is the embedding matrix, which a checkpoint stores once)."""
+    params = dict(model.named_parameters(remove_duplicate=False))
+    loaded = {param.data_ptr() for name, param in params.items() if name not in missing}
+    return [key for key in missing if key in params and params[key].data_ptr() in loaded]
+
+
 class AtomicCheckpoints:
     """Mixin for a transformers `Trainer`: each checkpoint is transformers' own save, written into a
     staging folder and renamed into place (`gtpo.run.checkpoints`), so a kill mid-save never leaves a
-    `checkpoint-N/` that resuming would pick. Hooks: `_get_output_dir`, `_save_checkpoint`."""
+    `checkpoint-N/` that resuming would pick. Hooks: `_get_output_dir`, `_save_checkpoint`, and
+    `_issue_warnings_after_load`: a resume reports missing keys except those of weights tied to a loaded
+    one (transformers 5 checks only `_keys_to_ignore_on_save` and would report `lm_head.weight` of every
+    tied-embedding model although it is restored exactly)."""
 
     _staging_dir: str | None = None
+
+    def _issue_warnings_after_load(self, load_result: Any) -> None:
+        tied = set(tied_to_loaded(self.model, list(load_result.missing_keys)))
+        missing = [key for key in load_result.missing_keys if key not in tied]
+        super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
 
     def _get_output_dir(self, trial) -> str:
         return self._staging_dir or super()._get_output_dir(trial)
@@ -129,6 +145,9 @@ class GuardedGRPOTrainer(AtomicCheckpoints, GRPOTrainer):
             )
         if reward_timeout is not None and not reward_timeout > 0:
             raise ValueError(f"reward_timeout={reward_timeout}: must be > 0 seconds, or None for no deadline")
+        # TRL 1.16 reads transformers' deprecated `model.is_gradient_checkpointing` around every generation
+        # (trl.models.utils); the FutureWarning is about TRL's code, not the user's or this package's.
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
         super().__init__(model, guard_reward_funcs(reward_funcs, reward_timeout), args=args, **kwargs)
         bad = nonfinite_parameters(self.model)
         if bad:

@@ -193,6 +193,7 @@ def cpu_sft_trainer(
         dataloader_num_workers=0,
         disable_tqdm=not progress,
         max_length=None,
+        activation_checkpointing=True,  # TRL's default, under transformers' current name (no deprecation warning)
     )
     return SFTTrainer(
         model=model,
