@@ -156,3 +156,17 @@ def test_every_row_of_the_bad_input_table_names_a_test_that_exists():
     for file, test in named:
         source = next(Path(__file__).resolve().parents[1].rglob(file)).read_text()
         assert f"def {test}(" in source, f"{file}::{test}"
+
+
+def test_a_hub_id_that_cannot_be_loaded_is_one_line(recipe, monkeypatch, capsys):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def unreachable(*args, **kwargs):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files.\nCheck your connection.")
+
+    monkeypatch.setattr("transformers.AutoTokenizer.from_pretrained", unreachable)
+    assert main(["train", recipe, "--model_name_or_path", "nosuchorg/nosuchmodel"]) == 2
+    assert one_line(capsys) == (
+        "gtpo train: error: model_name_or_path='nosuchorg/nosuchmodel': cannot be loaded (We couldn't connect to "
+        "'https://huggingface.co' to load the files.); check the hub id and the network, or give a local model folder"
+    )

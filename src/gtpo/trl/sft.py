@@ -124,9 +124,14 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
     if quantization is not None:
         init_kwargs["quantization_config"] = quantization
     training.model_init_kwargs = {**init_kwargs, **(training.model_init_kwargs or {})}
-    tokenizer = AutoTokenizer.from_pretrained(
-        model.model_name_or_path, revision=model.model_revision, trust_remote_code=training.trust_remote_code
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            model.model_name_or_path, revision=model.model_revision, trust_remote_code=training.trust_remote_code
+        )
+    except OSError as err:  # a hub id that cannot be reached or does not exist
+        raise recipe.RecipeError(f"model_name_or_path={model.model_name_or_path!r}: cannot be loaded "
+                                 f"({str(err).splitlines()[0]}); check the hub id and the network, or give a "
+                                 "local model folder") from None
     trainer = GuardedSFTTrainer(
         model=model.model_name_or_path,
         args=training,

@@ -143,10 +143,15 @@ def train(args: TrainArgs) -> Path:
     if model.attn_implementation is not None:
         init_kwargs["attn_implementation"] = model.attn_implementation
     training.model_init_kwargs = {**init_kwargs, **(training.model_init_kwargs or {})}
-    tokenizer = AutoTokenizer.from_pretrained(
-        model.model_name_or_path, revision=model.model_revision, padding_side="left", truncation_side="left",
-        trust_remote_code=training.trust_remote_code,
-    )  # fmt: skip
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            model.model_name_or_path, revision=model.model_revision, padding_side="left", truncation_side="left",
+            trust_remote_code=training.trust_remote_code,
+        )  # fmt: skip
+    except OSError as err:  # a hub id that cannot be reached or does not exist
+        raise RecipeError(f"model_name_or_path={model.model_name_or_path!r}: cannot be loaded "
+                          f"({str(err).splitlines()[0]}); check the hub id and the network, or give a "
+                          "local model folder") from None
     logger = RunLogger(output_dir, tokenizer=tokenizer)
     trainer_cls = GTPOTrainer if args.algorithm.algo == "gtpo" else GuardedGRPOTrainer
     trainer = trainer_cls(
