@@ -141,7 +141,7 @@ def test_ctrl_c_during_training_gives_the_step_and_the_command_to_continue(recip
     err = capsys.readouterr().err
     assert "Traceback" not in err
     err = err.strip().splitlines()[-1]  # after transformers' progress bar of the model load
-    assert err == (f"gtpo train: interrupted at step 2; --resume continues from {tmp_path / 'out' / 'checkpoint-1'} "
+    assert err == (f"gtpo train: interrupted after step 2; --resume continues from {tmp_path / 'out' / 'checkpoint-1'} "
                    f"(the steps after it are trained again). Continue with: gtpo train {recipe} --learning_rate 1e-3 "
                    "--resume")  # fmt: skip
 

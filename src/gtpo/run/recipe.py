@@ -275,7 +275,7 @@ def interrupted_message(prog: str, argv: list[str], err: KeyboardInterrupt) -> s
     found = last_complete_checkpoint(err.output_dir)
     since = (f"--resume continues from {found} (the steps after it are trained again)" if found is not None
              else "no checkpoint was saved yet, so --resume starts at step 0")  # fmt: skip
-    return f"{prog}: interrupted at step {err.step}; {since}. Continue with: {again}"
+    return f"{prog}: interrupted after step {err.step}; {since}. Continue with: {again}"
 
 
 def check_model(name: str | None, option: str = "model_name_or_path") -> None:
