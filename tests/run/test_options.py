@@ -80,3 +80,21 @@ def test_the_continue_command_adds_resume_and_drops_overwrite():
     assert continue_command("gtpo train", ["r.yaml", "--max_steps", "5"]) == "gtpo train r.yaml --max_steps 5 --resume"
     assert continue_command("gtpo train", ["r.yaml", "--overwrite", "--seed", "1"]) == "gtpo train r.yaml --seed 1 --resume"
     assert continue_command("gtpo sft", ["my recipe.yaml", "--resume", "last"]) == "gtpo sft 'my recipe.yaml' --resume last"
+
+
+def test_describe_and_format_help_round_trip():
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="p")
+    parser.add_argument("--alpha", type=int, default=3, help="the alpha")
+    parser.add_argument("--mode", choices=["a", "b"], default="a", help="the mode")
+    parser.add_argument("--beta", "--beta-x", type=float, default=None, help="inherited")
+    parser.add_argument("--stray", default="s", help="in no section")
+    groups = [options.Group("own", ("alpha", "mode")), options.Group("inherited", ("beta",), extended=True)]
+    description = options.describe(parser, groups, "p RECIPE")
+    assert [g["title"] for g in description["groups"]] == ["own", "inherited", "other options"]
+    assert set(description["flags"]) == {"--alpha", "--beta", "--beta-x", "--mode", "--stray", "-h", "--help"}
+    short = options.format_help(description, full=False)
+    assert "--alpha INT" in short and "(default: 3)" in short and "--mode {a,b}" in short and "--stray" in short
+    assert "--beta" not in short and "1 more fields, inherited from TRL and transformers" in short
+    assert "--beta FLOAT, --beta-x FLOAT" in options.format_help(description, full=True)

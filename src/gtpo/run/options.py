@@ -81,14 +81,17 @@ def _metavar(action: argparse.Action) -> str | None:
 
 
 def describe(parser: argparse.ArgumentParser, groups: list[Group], usage: str) -> dict[str, Any]:
-    """A JSON-ready description of `parser`'s options, in `groups` (every option belongs to one)."""
+    """A JSON-ready description of `parser`'s options, in `groups` (an option in none of them is listed in a
+    last section, "other options")."""
+    dests = {action.dest for action in parser._actions if not isinstance(action, argparse._HelpAction)}
+    placed = {name for group in groups for name in group.fields}
+    if dests - placed:  # a field of a dataclass the sections do not name is still listed
+        groups = [*groups, Group("other options", tuple(sorted(dests - placed)))]
     where = {name: at for at, group in enumerate(groups) for name in group.fields}
     listed: list[list[dict[str, Any]]] = [[] for _ in groups]
     for action in parser._actions:
         if isinstance(action, argparse._HelpAction):
             continue
-        if action.dest not in where:
-            raise ValueError(f"{parser.prog}: option {action.option_strings[0]} is in no help section")
         listed[where[action.dest]].append({
             "flags": list(action.option_strings),
             "dest": action.dest,
