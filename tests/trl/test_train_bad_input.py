@@ -91,7 +91,10 @@ def test_an_unknown_report_to_is_refused(recipe, capsys, no_model_load):
 
 
 def test_a_report_to_whose_package_is_missing_is_refused(recipe, capsys, no_model_load):
-    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+    )
 
     missing = sorted(set(INTEGRATION_TO_CALLBACK) - set(get_available_reporting_integrations()))
     if not missing:
