@@ -35,6 +35,29 @@ def _usage() -> str:
 RECIPE_COMMANDS = ("train", "sft")
 
 
+def answer_early(prog: str, argv: list[str]) -> int | None:
+    """Answer `prog argv` from the cached description when it is help or bad names: the exit status (0 for
+    help, 2 for an unknown option or recipe key or a recipe that cannot be read), or None when the command
+    has to run (or nothing is cached yet)."""
+    from gtpo.run.options import OptionError, check_names, format_help, help_request, load_cached, print_text
+    from gtpo.run.recipe import RecipeError, split_argv
+
+    description = load_cached(prog)
+    if description is None:
+        return None
+    wanted = help_request(argv)
+    if wanted:
+        print_text(format_help(description, full=wanted == "all"))
+        return 0
+    try:
+        recipe, rest = split_argv(argv)
+        check_names(recipe, rest, description["fields"], set(description["flags"]), prog)
+    except (RecipeError, OptionError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
@@ -58,8 +81,6 @@ def _main(argv: list[str]) -> int:
         print(f"gtpo: unknown command {name!r}; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     if name in RECIPE_COMMANDS:
-        from gtpo.run.options import answer_early
-
         status = answer_early(f"gtpo {name}", rest)
         if status is not None:
             return status

@@ -7,8 +7,8 @@ data (every option's flags, type, default, choices and help, in the command's he
 description is written as JSON to `CACHE_DIR` (`$XDG_CACHE_HOME/gtpo/cli`, default `~/.cache/gtpo/cli`),
 under a key made of the package's source files and the installed trl / transformers / Python versions,
 so any change to a field or a library gives a new description. `gtpo.cli` reads it before importing
-the command (`answer_early`): `--help`, `--help-all`, an unknown option, an unknown recipe key and a
-malformed recipe are answered from it; anything else goes on to the command, which parses for real.
+the command (`gtpo.cli.answer_early`): `--help`, `--help-all`, an unknown option, an unknown recipe key
+and a malformed recipe are answered from it; anything else goes on to the command, which parses for real.
 The first call after an install or an edit builds the description (as slow as before) and writes it;
 a cache folder that cannot be written only means every call takes the slow path.
 
@@ -204,26 +204,4 @@ def help_request(argv: list[str]) -> str | None:
         return "all"
     if not argv or any(arg in HELP_FLAGS for arg in argv):
         return "short"
-    return None
-
-
-def answer_early(prog: str, argv: list[str]) -> int | None:
-    """Answer `prog argv` from the cached description when it is help or bad names: the exit status (0 for
-    help, 2 for an unknown option or recipe key or a recipe that cannot be read), or None when the command
-    has to run (or nothing is cached yet)."""
-    from gtpo.run.recipe import RecipeError, split_argv
-
-    description = load_cached(prog)
-    if description is None:
-        return None
-    wanted = help_request(argv)
-    if wanted:
-        print_text(format_help(description, full=wanted == "all"))
-        return 0
-    try:
-        recipe, rest = split_argv(argv)
-        check_names(recipe, rest, description["fields"], set(description["flags"]), prog)
-    except (RecipeError, OptionError) as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return 2
     return None
