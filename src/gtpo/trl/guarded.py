@@ -145,9 +145,13 @@ class GuardedGRPOTrainer(AtomicCheckpoints, GRPOTrainer):
             )
         if reward_timeout is not None and not reward_timeout > 0:
             raise ValueError(f"reward_timeout={reward_timeout}: must be > 0 seconds, or None for no deadline")
-        # TRL 1.16 reads transformers' deprecated `model.is_gradient_checkpointing` around every generation
-        # (trl.models.utils); the FutureWarning is about TRL's code, not the user's or this package's.
-        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        # TRL 1.16 calls transformers' deprecated `is_gradient_checkpointing`, `gradient_checkpointing_disable`
+        # and `gradient_checkpointing_enable` around every generation (trl.models.utils): FutureWarnings about
+        # TRL's code, not the user's or this package's. Only these three messages are ignored.
+        warnings.filterwarnings(
+            "ignore", message="`(is_gradient_checkpointing|gradient_checkpointing_(enable|disable))` is deprecated",
+            category=FutureWarning,
+        )  # fmt: skip
         super().__init__(model, guard_reward_funcs(reward_funcs, reward_timeout), args=args, **kwargs)
         bad = nonfinite_parameters(self.model)
         if bad:
