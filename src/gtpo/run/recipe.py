@@ -329,7 +329,8 @@ def run_command(argv: list[str] | None, parser: HfArgumentParser, parse, execute
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as err:
-        print(interrupted_message(parser.prog, argv, err), file=sys.stderr)
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(interrupted_message(parser.prog, argv, err), file=sys.stderr)
         return 130
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"{parser.prog}: done; run folder {out}")
