@@ -14,8 +14,11 @@ from gtpo.run.recipe import continue_command
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
+    """An empty cache folder, where a subprocess given XDG_CACHE_HOME=cache.parents[1] looks too."""
+    folder = tmp_path / "cache" / "gtpo" / "cli"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "gtpo" / "cli"
+    monkeypatch.setattr(options, "cache_dir", lambda: folder)
+    return folder
 
 
 def test_help_lists_the_sections_and_gtpo_fields_before_the_inherited_ones(cache, capsys):
