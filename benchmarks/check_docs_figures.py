@@ -24,7 +24,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ class Figure:
 
 
 # ---------------------------------------------------------------- reading committed JSON
-@lru_cache(maxsize=None)
+@cache
 def _load(path: Path) -> object:
     return json.loads(path.read_text())  # Python's json reads the NaN that passk.json holds
 

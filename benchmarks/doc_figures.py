@@ -19,6 +19,7 @@ from check_docs_figures import (  # noqa: E402
     fisher_two_sided,
     paired,
     seed_values,
+    shift,
     value,
 )
 
@@ -66,3 +67,81 @@ for run, options in (("o5-n30-seed1", "`--seed 1` (its own tiny model and warm s
         + [diff(run, pair, key) for pair in ("gtpo-start", "grpo-start", "gtpo-grpo") for key in ("mean", "se")]
         + [value(DEMO.format(run), "seconds", "total")],
     ))
+
+# counts over seeds: format lost (held-out format rate < 0.5), entropy collapsed (last 10% < 0.15 nats/token)
+LR3_FMT = {c: seed_values(LR3, c, "format_rate") for c in ("gtpo", "grpo")}
+LR3_ENT = {c: seed_values(LR3, c, "entropy", "training", "last10%") for c in ("gtpo", "grpo")}
+NEG3_FMT = {c: seed_values(NEG3, c, "format_rate") for c in ("gtpo", "grpo", NW)}
+NEG3_ENT = {c: seed_values(NEG3, c, "entropy", "training", "last10%") for c in ("gtpo", "grpo", NW, "max_run=4")}
+KEPT = {c: count(lambda root, c=c: [-v for v in NEG3_FMT[c](root)], -0.5) for c in NEG3_FMT}  # format >= 0.5
+GTPO_LOST, GRPO_LOST = count(NEG3_FMT["gtpo"], 0.5), count(NEG3_FMT["grpo"], 0.5)
+FISHER_1_3 = fisher_two_sided(GTPO_LOST, 6, GRPO_LOST, 6)
+
+README = "README.md"
+FIGURES += [
+    # "When to use GTPO"
+    Figure(README, "GTPO - GRPO pass@1 {} ± {}. Tiny model at lr 1e-4 (6 seeds): {} ± {} (paired",
+           [passk(SMOLK, "gtpo", 1, "minus_ref"), passk(SMOLK, "gtpo", 1, "minus_ref", 1),
+            paired(NEG4, "gtpo", "grpo"), paired(NEG4, "gtpo", "grpo", what="se")]),
+    Figure(README, "by seed, {} SE; GTPO lower in {} of 6 seeds)",
+           [lambda root: -paired(NEG4, "gtpo", "grpo")(root) / paired(NEG4, "gtpo", "grpo", what="se")(root),
+            count_pairs(seed_values(NEG4, "gtpo", "accuracy"), seed_values(NEG4, "grpo", "accuracy"), -1)]),
+    Figure(README, "Tiny model: pass@16 {} ± {} ({} SE; lower in {} of 6 seeds). SmolLM2: {} ± {} at k = 8 ({} SE, "
+           "lower in all 5 seeds) and {} ± {} at k = 16 ({} SE; lower in {} seeds, level in {})",
+           [passk(NEG4K, "gtpo", 16, "minus_ref"), passk(NEG4K, "gtpo", 16, "minus_ref", 1),
+            lambda root: -passk(NEG4K, "gtpo", 16, "minus_ref")(root) / passk(NEG4K, "gtpo", 16, "minus_ref", 1)(root),
+            count_pairs(seed_values(NEG4, "gtpo", "pass@16"), seed_values(NEG4, "grpo", "pass@16"), -1),
+            passk(SMOLK, "gtpo", 8, "minus_ref"), passk(SMOLK, "gtpo", 8, "minus_ref", 1),
+            lambda root: -passk(SMOLK, "gtpo", 8, "minus_ref")(root) / passk(SMOLK, "gtpo", 8, "minus_ref", 1)(root),
+            passk(SMOLK, "gtpo", 16, "minus_ref"), passk(SMOLK, "gtpo", 16, "minus_ref", 1),
+            lambda root: -passk(SMOLK, "gtpo", 16, "minus_ref")(root) / passk(SMOLK, "gtpo", 16, "minus_ref", 1)(root),
+            count_pairs(seed_values(SMOL, "gtpo", "pass@16"), seed_values(SMOL, "grpo", "pass@16"), -1),
+            count_pairs(seed_values(SMOL, "gtpo", "pass@16"), seed_values(SMOL, "grpo", "pass@16"), 0)]),
+    Figure(README, "restored the tiny model's pass@16 ({} ± {} over GTPO, higher in all {} seeds, pass@1 {} ± {}), "
+           "not SmolLM2's ({} ± {} at k = 16; {} ± {} at k = 1)",
+           [paired(NEG4, NW, "gtpo", "pass@16"), paired(NEG4, NW, "gtpo", "pass@16", what="se"),
+            count_pairs(seed_values(NEG4, NW, "pass@16"), seed_values(NEG4, "gtpo", "pass@16"), 1),
+            paired(NEG4, NW, "gtpo"), paired(NEG4, NW, "gtpo", what="se"),
+            paired(SMOL, NW, "gtpo", "pass@16"), paired(SMOL, NW, "gtpo", "pass@16", what="se"),
+            paired(SMOL, NW, "gtpo"), paired(SMOL, NW, "gtpo", what="se")]),
+    Figure(README, "GTPO lost the format in {} seed of 6 and GRPO in {} of 6, in both experiments",
+           [GTPO_LOST, GRPO_LOST]),
+    Figure(README, "Fisher p = {}), but GTPO's entropy collapsed (below 0.15 nats/token) in {} of 6 seeds in the first "
+           "experiment, onto a constant answer, and in {} of 6 in the second",
+           [FISHER_1_3, count(LR3_ENT["gtpo"], 0.15), count(NEG3_ENT["gtpo"], 0.15)]),
+    Figure(README, "kept the format in {} of 6 seeds and still collapsed in {} of 6",
+           [KEPT[NW], count(NEG3_ENT[NW], 0.15)]),
+    Figure(README, "did not help ({} of 6 collapsed and one seed's entropy rose to {} nats/token; accuracy {} ± {}",
+           [count(NEG3_ENT["max_run=4"], 0.15), lambda root: max(NEG3_ENT["max_run=4"](root)),
+            paired(NEG3, "max_run=4", "gtpo"), paired(NEG3, "max_run=4", "gtpo", what="se")]),
+    # Evidence
+    Figure(README, "from the SFT start (accuracy {}, pass@16 {}), accuracy GTPO {}, GRPO {}, `negative_weight 0.5` {}; "
+           "pass@16 {}, {}, {};",
+           [value(SMOL, "start", "accuracy"), value(SMOL, "start", "pass@16")]
+           + [value(SMOL, "configs", c, "heldout", "accuracy", "mean") for c in ("gtpo", "grpo", NW)]
+           + [value(SMOL, "configs", c, "heldout", "pass@16", "mean") for c in ("gtpo", "grpo", NW)]),
+    Figure(README, "had GTPO {} ± {} below GRPO",
+           [shift(value("docs/img/smollm2/bench_real.json", "comparison", "gtpo", "diff"), -1),
+            value("docs/img/smollm2/bench_real.json", "comparison", "gtpo", "paired_se")]),
+    Figure(README, "GTPO's pass@16 {} vs GRPO {} and `negative_weight 0.5` {}",
+           [value(NEG4, "configs", c, "heldout", "pass@16", "mean") for c in ("gtpo", "grpo", NW)]),
+    Figure(README, "GTPO lost the format in 1 seed of {} (GRPO {}) and collapsed",
+           [lambda root: float(len(LR3_FMT["gtpo"](root))), count(LR3_FMT["grpo"], 0.5)]),
+    Figure(README, "GTPO lost the format in {} of 6 and collapsed in {} of 6.",
+           [GTPO_LOST, count(NEG3_ENT["gtpo"], 0.15)]),
+    # results.md
+    Figure("docs/results.md", "time at one thread each on the 2-core machine: {}-{} s of training and {}-{} s of evaluation",
+           [extreme(SMOL_DONE, "train_s", min), extreme(SMOL_DONE, "train_s", max),
+            extreme(SMOL_DONE, "eval_s", min), extreme(SMOL_DONE, "eval_s", max)]),
+    Figure("docs/results.md", "5 seeds: GTPO - GRPO {} ± {} at k = 1, {} ± {} at k = 8 (lower in all five seeds), {} ± {} at k = 16",
+           [passk(SMOLK, "gtpo", k, "minus_ref", w) for k in (1, 8, 16) for w in (0, 1)]),
+    Figure("docs/results.md", "SmolLM2, 5 seeds: {} ± {}; tiny model, 6 seeds: {} ± {} (GTPO lower in 5 of 6 seeds",
+           [passk(SMOLK, "gtpo", 1, "minus_ref"), passk(SMOLK, "gtpo", 1, "minus_ref", 1),
+            paired(NEG4, "gtpo", "grpo"), paired(NEG4, "gtpo", "grpo", what="se")]),
+    Figure("docs/results.md", "1/6 vs 3/6 is Fisher p = {}, not significant", [FISHER_1_3]),
+    Figure("docs/results.md", "kept the format in all 6 seeds (against GRPO's 3, Fisher p = {})",
+           [fisher_two_sided(KEPT[NW], 6, KEPT["grpo"], 6)]),
+    Figure("docs/results.md", "with the highest accuracy of the four ({} ± {} over GRPO, {} ± {} over GTPO)",
+           [paired(NEG3, NW, "grpo"), value(NEG3, "comparison", NW, "seed_se"),
+            paired(NEG3, NW, "gtpo"), paired(NEG3, NW, "gtpo", what="se")]),
+]
