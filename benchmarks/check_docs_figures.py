@@ -78,14 +78,45 @@ def seed_values(file: str, config: str, metric: str, part: str = "heldout", wind
 def paired(file: str, a: str, b: str, metric: str = "accuracy", *, what: str = "mean") -> Source:
     """Mean or standard error over seeds of the per-seed difference a - b of a results.json metric."""
 
+    return paired_values(seed_values(file, a, metric), seed_values(file, b, metric), what=what)
+
+
+def sample_passk(pattern: str, k: int):
+    """Per-run pass@k (the unbiased 1 - C(n-c, k) / C(n, k), averaged over problems) from committed
+    samples.jsonl files matching the glob `pattern`, in the order of the runs' seeds (`-s<seed>-` in the path)."""
+
+    def seed_of(path: Path) -> int:
+        found = re.search(r"-s(\d+)-", str(path))
+        if not found:
+            raise ValueError(f"{path}: no -s<seed>- in the run folder's name")
+        return int(found.group(1))
+
+    def get(root: Path) -> list[float]:
+        values = []
+        for path in sorted(root.glob(pattern), key=seed_of):
+            seen: dict[str, list[bool]] = {}
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    seen.setdefault(str(row["id"]), []).append(bool(row["correct"]))
+            per_problem = [1 - math.comb(len(v) - sum(v), k) / math.comb(len(v), k) for v in seen.values()]
+            values.append(sum(per_problem) / len(per_problem))
+        if not values:
+            raise ValueError(f"no file matches {pattern}")
+        return values
+
+    return get
+
+
+def paired_values(a: Callable[[Path], list[float]], b: Callable[[Path], list[float]], *, what: str = "mean") -> Source:
+    """Mean or standard error over seeds of the per-seed differences a - b of two value lists."""
+
     def get(root: Path) -> float:
-        xs, ys = seed_values(file, a, metric)(root), seed_values(file, b, metric)(root)
-        diffs = [x - y for x, y in zip(xs, ys, strict=True)]
+        diffs = [x - y for x, y in zip(a(root), b(root), strict=True)]
         mean = sum(diffs) / len(diffs)
         if what == "mean":
             return mean
-        sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
-        return sd / math.sqrt(len(diffs))
+        return math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)) / math.sqrt(len(diffs))
 
     return get
 

@@ -18,6 +18,8 @@ from check_docs_figures import (  # noqa: E402
     extreme,
     fisher_two_sided,
     paired,
+    paired_values,
+    sample_passk,
     seed_values,
     shift,
     value,
@@ -144,4 +146,40 @@ FIGURES += [
     Figure("docs/results.md", "with the highest accuracy of the four ({} ± {} over GRPO, {} ± {} over GTPO)",
            [paired(NEG3, NW, "grpo"), value(NEG3, "comparison", NW, "seed_se"),
             paired(NEG3, NW, "gtpo"), paired(NEG3, NW, "gtpo", what="se")]),
+]
+
+LEARN = "docs/img/bench_learning.json"
+SMOL_P8 = {c: sample_passk(f"docs/img/smollm2-negatives/runs/{c.replace('=', '')}-s*/eval/samples.jsonl", 8) for c in ("gtpo", "grpo", NW)}
+FIGURES += [
+    # README, the demo paragraph (docs/img/demo-search: o5-n30 is the demo's default, seeds 1 and 2 beside it)
+    Figure(README, "seed 0 (the default) gave start {} -> GTPO {} (+{} +- {}), GRPO {} (+{} +- {}).",
+           [value(DEMO.format("o5-n30"), "models", "start", "accuracy"), value(DEMO.format("o5-n30"), "models", "gtpo", "accuracy"),
+            diff("o5-n30", "gtpo-start", "mean"), diff("o5-n30", "gtpo-start", "se"),
+            value(DEMO.format("o5-n30"), "models", "grpo", "accuracy"),
+            diff("o5-n30", "grpo-start", "mean"), diff("o5-n30", "grpo-start", "se")]),
+    Figure(README, "two gains {} +- {} and {} +- {} (GRPO both times)",
+           [diff("o5-n30-seed1", "grpo-start", "mean"), diff("o5-n30-seed1", "grpo-start", "se"),
+            diff("o5-n30-seed2", "grpo-start", "mean"), diff("o5-n30-seed2", "grpo-start", "se")]),
+    Figure(README, "GTPO on two (seed 2: {}, with", [diff("o5-n30-seed2", "gtpo-start", "mean")]),
+    Figure("docs/demo.md", "GRPO improves on every seed ({}, {}, {}); GTPO on seeds 0 and 1 ({}, {}) and loses on seed 2 ({})",
+           [diff(r, "grpo-start", "mean") for r in ("o5-n30", "o5-n30-seed1", "o5-n30-seed2")]
+           + [diff(r, "gtpo-start", "mean") for r in ("o5-n30", "o5-n30-seed1", "o5-n30-seed2")]),
+    # docs/training.md, "Negative updates and collapse" and "What to watch"
+    Figure("docs/training.md", "GTPO's pass@16 fell {} ± {} below GRPO's and `negative_weight 0.5` restored it ({} ± {}, 6 seeds",
+           [shift(passk(NEG4K, "gtpo", 16, "minus_ref"), -1), passk(NEG4K, "gtpo", 16, "minus_ref", 1),
+            paired(NEG4, NW, "gtpo", "pass@16"), paired(NEG4, NW, "gtpo", "pass@16", what="se")]),
+    Figure("docs/training.md", "it kept the format in {} of 6 seeds (GTPO {}, GRPO {};",
+           [KEPT[NW], KEPT["gtpo"], KEPT["grpo"]]),
+    Figure("docs/training.md", "GTPO's pass@8 was {} ± {} below GRPO's (lower in every seed) and `negative_weight 0.5` recovered "
+           "none of it ({} ± {} over GTPO) while costing {} ± {} at k = 1; on average GTPO was level with GRPO at k = 1 ({} ± {})",
+           [shift(passk(SMOLK, "gtpo", 8, "minus_ref"), -1), passk(SMOLK, "gtpo", 8, "minus_ref", 1),
+            paired_values(SMOL_P8[NW], SMOL_P8["gtpo"]), paired_values(SMOL_P8[NW], SMOL_P8["gtpo"], what="se"),
+            shift(paired(SMOL, NW, "gtpo"), -1), paired(SMOL, NW, "gtpo", what="se"),
+            passk(SMOLK, "gtpo", 1, "minus_ref"), passk(SMOLK, "gtpo", 1, "minus_ref", 1)]),
+    Figure("docs/training.md", "({} of 6 seeds collapsed, one seed's entropy rose to {} nats/token)",
+           [count(NEG3_ENT["max_run=4"], 0.15), lambda root: max(NEG3_ENT["max_run=4"](root))]),
+    Figure("docs/training.md", "it was about half at lr 1e-4 ({}% of the tokens of positive, {}% of those of negative "
+           "completions) and about two thirds at lr 1e-3 ({}% / {}%)",
+           [shift(value(LEARN, "configs", "gtpo", "training", f, "mean", "mean"), 100) for f in ("conflict_frac_pos", "conflict_frac_neg")]
+           + [shift(value(LR3, "configs", "gtpo", "training", f, "mean", "mean"), 100) for f in ("conflict_frac_pos", "conflict_frac_neg")]),
 ]

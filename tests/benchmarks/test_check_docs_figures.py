@@ -82,3 +82,18 @@ def test_derived_sources(cdf, repo):
 def test_one_source_per_number(cdf):
     with pytest.raises(ValueError, match="one source per number"):
         cdf.Figure("docs/x.md", "{} and {}", [lambda root: 0.0])
+
+
+def test_pass_at_k_from_committed_samples(cdf, repo):
+    # run s0: problem p has 1 of 2 correct, problem q 0 of 2 -> pass@1 (0.5 + 0) / 2 = 0.25,
+    # pass@2 (1 - C(1,2)/C(2,2) = 1, and 0) / 2 = 0.5; run s1 (listed first on disk): both problems 2 of 2 -> 1
+    for name, correct in (("x-s1-aa", [True, True, True, True]), ("x-s0-bb", [True, False, False, False])):
+        folder = repo / "runs" / name / "eval"
+        folder.mkdir(parents=True)
+        cells = [("p", 0), ("p", 1), ("q", 0), ("q", 1)]
+        rows = [{"id": pid, "sample": s, "correct": c} for (pid, s), c in zip(cells, correct, strict=True)]
+        (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert cdf.sample_passk("runs/x-s*/eval/samples.jsonl", 1)(repo) == [0.25, 1.0]  # seed order
+    assert cdf.sample_passk("runs/x-s*/eval/samples.jsonl", 2)(repo) == [0.5, 1.0]
+    ones = lambda root: [1.0, 1.0]  # noqa: E731
+    assert cdf.paired_values(ones, cdf.sample_passk("runs/x-s*/eval/samples.jsonl", 2))(repo) == pytest.approx(0.25)
