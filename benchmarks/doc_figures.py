@@ -183,3 +183,71 @@ FIGURES += [
            [shift(value(LEARN, "configs", "gtpo", "training", f, "mean", "mean"), 100) for f in ("conflict_frac_pos", "conflict_frac_neg")]
            + [shift(value(LR3, "configs", "gtpo", "training", f, "mean", "mean"), 100) for f in ("conflict_frac_pos", "conflict_frac_neg")]),
 ]
+
+
+def stat(file: str, config: str, metric: str, key: str):
+    return value(file, "configs", config, "heldout", metric, key)
+
+
+def ent(file: str, config: str, window: str):
+    return value(file, "configs", config, "training", "entropy", window, "mean")
+
+
+def vs_ref(file: str, config: str, key: str):
+    return value(file, "comparison", config, key)
+
+
+# results.md, section 1: the `arith` lr 1e-4 table; section 3: the second lr 1e-3 experiment's table
+for config, label in (("gtpo", "GTPO (paper)"), (NW, "GTPO, negative_weight 0.5")):
+    FIGURES.append(Figure(
+        "docs/results.md", f"| {label} | {{}} ± {{}} [{{}}, {{}}] | {{}} ± {{}} | {{}} ± {{}} [{{}}, {{}}] | {{}} ({{}} / {{}}) | {{}} -> {{}} |",
+        [stat(NEG4, config, "accuracy", k) for k in ("mean", "std", "min", "max")]
+        + [stat(NEG4, config, "format_rate", k) for k in ("mean", "std")]
+        + [stat(NEG4, config, "pass@16", k) for k in ("mean", "std", "min", "max")]
+        + [vs_ref(NEG4, config, k) for k in ("diff", "seed_se", "paired_se")]
+        + [ent(NEG4, config, "first10%"), ent(NEG4, config, "last10%")],
+    ))
+FIGURES.append(Figure(
+    "docs/results.md", "| GRPO (beta 0) | {} ± {} [{}, {}] | {} ± {} | {} ± {} [{}, {}] | - | {} -> {} | - |",
+    [stat(NEG4, "grpo", "accuracy", k) for k in ("mean", "std", "min", "max")]
+    + [stat(NEG4, "grpo", "format_rate", k) for k in ("mean", "std")]
+    + [stat(NEG4, "grpo", "pass@16", k) for k in ("mean", "std", "min", "max")]
+    + [ent(NEG4, "grpo", "first10%"), ent(NEG4, "grpo", "last10%")],
+))
+for config, label in (("gtpo", "GTPO (paper: negative_weight 0)"), ("max_run=4", "GTPO, conflict_max_run 4")):
+    FIGURES.append(Figure(
+        "docs/results.md", f"| {label} | {{}} ± {{}} [{{}}, {{}}] | {{}} ± {{}} | {{}} ± {{}} | {{}} ({{}} / {{}}) | {{}} -> {{}}",
+        [stat(NEG3, config, "accuracy", k) for k in ("mean", "std", "min", "max")]
+        + [stat(NEG3, config, "format_rate", k) for k in ("mean", "std")]
+        + [stat(NEG3, config, "pass@16", k) for k in ("mean", "std")]
+        + [vs_ref(NEG3, config, k) for k in ("diff", "seed_se", "paired_se")]
+        + [ent(NEG3, config, "first10%"), ent(NEG3, config, "last10%")],
+    ))
+FIGURES.append(Figure(
+    "docs/results.md", "| {} / {} of 6 |\n| GRPO (beta 0) | {} ± {} [{}, {}] | {} ± {} | {} ± {} | - | {} -> {} | {} / {} of 6 |",
+    [count(NEG3_FMT["gtpo"], 0.5), count(NEG3_ENT["gtpo"], 0.15)]
+    + [stat(NEG3, "grpo", "accuracy", k) for k in ("mean", "std", "min", "max")]
+    + [stat(NEG3, "grpo", "format_rate", k) for k in ("mean", "std")]
+    + [stat(NEG3, "grpo", "pass@16", k) for k in ("mean", "std")]
+    + [ent(NEG3, "grpo", "first10%"), ent(NEG3, "grpo", "last10%"),
+       count(NEG3_FMT["grpo"], 0.5), count(NEG3_ENT["grpo"], 0.15)],
+))
+FIGURES.append(Figure(
+    "docs/results.md", "| GTPO, negative_weight 0.5 | {} ± {} [{}, {}] | {} ± {} [{}, {}] | {} ± {} | {} ({} / {}) | {} -> {} | {} / {} of 6 |",
+    [stat(NEG3, NW, "accuracy", k) for k in ("mean", "std", "min", "max")]
+    + [stat(NEG3, NW, "format_rate", k) for k in ("mean", "std", "min", "max")]
+    + [stat(NEG3, NW, "pass@16", k) for k in ("mean", "std")]
+    + [vs_ref(NEG3, NW, k) for k in ("diff", "seed_se", "paired_se")]
+    + [ent(NEG3, NW, "first10%"), ent(NEG3, NW, "last10%"), count(NEG3_FMT[NW], 0.5), count(NEG3_ENT[NW], 0.15)],
+))
+# results.md, section 3: the first lr 1e-3 experiment (held-out format per seed, final entropy per seed)
+for config, label in (("gtpo", "GTPO"), ("grpo", "GRPO, beta 0"), ("grpo-kl", "GRPO, beta 0.04")):
+    fmt, last = seed_values(LR3, config, "format_rate"), seed_values(LR3, config, "entropy", "training", "last10%")
+    FIGURES.append(Figure(
+        "docs/results.md",
+        f"| {label} | {{}} ± {{}} | {{}} ({', '.join(['{}'] * 6)}) | {{}} of 6 | {{}} ({', '.join(['{}'] * 6)}) | {{}} of 6 |",
+        [stat(LR3, config, "accuracy", "mean"), stat(LR3, config, "accuracy", "std"), stat(LR3, config, "format_rate", "mean")]
+        + [lambda root, i=i, f=fmt: f(root)[i] for i in range(6)] + [count(fmt, 0.5),
+           value(LR3, "configs", config, "training", "entropy", "last10%", "mean")]
+        + [lambda root, i=i, f=last: f(root)[i] for i in range(6)] + [count(last, 0.15)],
+    ))
