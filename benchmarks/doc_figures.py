@@ -251,3 +251,30 @@ for config, label in (("gtpo", "GTPO"), ("grpo", "GRPO, beta 0"), ("grpo-kl", "G
            value(LR3, "configs", config, "training", "entropy", "last10%", "mean")]
         + [lambda root, i=i, f=last: f(root)[i] for i in range(6)] + [count(last, 0.15)],
     ))
+
+# the components at lr 1e-3: runs whose final entropy (last 10%) fell below 0.15 nats/token, with and without
+# conflict weights (the first experiment's GTPO and GRPO rows are in bench_learning.json, the rest here)
+COMP = "docs/img/lr1e-3/bench_components.json"
+
+
+def collapsed(configs: tuple[str, ...]):
+    def get(root):
+        return sum(count(seed_values(COMP, c, "entropy", "training", "last10%"), 0.15)(root) for c in configs)
+
+    return get
+
+
+def runs(configs: tuple[str, ...]):
+    return lambda root: float(sum(len(seed_values(COMP, c, "accuracy")(root)) for c in configs))
+
+
+WITH = ("gtpo", "gamma=0", "filter=off", "conflict-only", "w=1")
+WITHOUT = ("scope=none", "grpo")
+FIGURES += [
+    Figure("docs/results.md", "drive the collapse ({} of {} runs with them below 0.15 nats/token, {} of {} without)",
+           [collapsed(WITH), runs(WITH), collapsed(WITHOUT), runs(WITHOUT)]),
+    Figure("docs/results.md", "With them, {} of {} runs end below 0.15 nats/token; without them (`scope none`, GRPO) {} of {} do",
+           [collapsed(WITH), runs(WITH), collapsed(WITHOUT), runs(WITHOUT)]),
+    Figure("docs/training.md", "at a too-high learning rate {} of {} runs with conflict weights collapsed",
+           [collapsed(WITH), runs(WITH)]),
+]
