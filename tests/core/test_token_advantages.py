@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from gtpo.core import conflict_tensors, gtpo_loss, token_advantages
+from gtpo.core import conflict_tensors, group_advantages, gtpo_loss, token_advantages
 from gtpo.core.conflict import group_index
 
 
@@ -95,6 +95,37 @@ def test_hand_example():
     dropped, metrics = token_advantages(ids, mask, adv, entropy, torch.zeros(3, dtype=torch.long),
                                         initial_entropy=0.0, gamma=0.0)  # fmt: skip
     assert dropped[1].abs().sum() == 0 and metrics["filtered_frac"] == pytest.approx(1 / 3)
+
+
+def test_constant_reward_group_gets_only_the_entropy_shaping():
+    # the paper's A'_{i,t} = delta_i * (A_i - gamma * <H>_i) * lambda_{i,t}: a group whose rewards are all
+    # equal has A_i = 0, no positive and no negative row, hence no conflicts and lambda = 1 on every valid
+    # token, so each token gets -gamma * <H>_i (the code keeps the paper's formula for constant groups)
+    rewards = torch.tensor([10.0, 10.0, 10.0])
+    adv = group_advantages(rewards, 3)
+    assert adv.tolist() == [0.0, 0.0, 0.0]  # exactly 0, not a rounding residue
+    # the rows share their first two tokens (they would be conflicts in a mixed group); row 2 is padded
+    ids = torch.tensor([[5, 6, 7, 8], [5, 6, 9, 8], [5, 6, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 0, 0]])
+    entropy = torch.tensor([[0.25, 0.25, 0.5, 0.5], [0.125, 0.125, 0.125, 0.125], [0.5, 0.0, 3.0, 3.0]])
+    # <H>_0 = (0.25 + 0.25 + 0.5 + 0.5) / 4 = 0.375; <H>_1 = 0.125; <H>_2 = (0.5 + 0.0) / 2 = 0.25 (padding
+    # ignored); all <= ln 2 and <= <H>_ini = 0.5, so the filter keeps every row (delta = 1)
+    # gamma = 0.5: A' = -0.5 * 0.375 = -0.1875, -0.5 * 0.125 = -0.0625, -0.5 * 0.25 = -0.125 on valid tokens
+    weights, conflicts, _ = conflict_tensors(ids, mask, adv, 3)
+    assert not conflicts.any()
+    assert weights.tolist() == [[1.0] * 4, [1.0] * 4, [1.0, 1.0, 0.0, 0.0]]  # no conflict weights
+    token_adv, metrics = token_advantages(ids, mask, adv, entropy, torch.zeros(3, dtype=torch.long),
+                                          gamma=0.5, initial_entropy=0.5)  # fmt: skip
+    assert token_adv.tolist() == [[-0.1875] * 4, [-0.0625] * 4, [-0.125, -0.125, 0.0, 0.0]]
+    assert metrics["filtered_frac"] == 0.0
+    assert torch.isnan(metrics["conflict_frac_pos"]) and torch.isnan(metrics["conflict_frac_neg"])
+    # with the default gamma = 0.1: -0.0375, -0.0125, -0.025
+    token_adv, _ = token_advantages(ids, mask, adv, entropy, torch.zeros(3, dtype=torch.long), initial_entropy=0.5)
+    expected = torch.tensor([[-0.0375] * 4, [-0.0125] * 4, [-0.025, -0.025, 0.0, 0.0]])
+    torch.testing.assert_close(token_adv, expected)
+    # gamma = 0 removes the shaping: a constant group then takes no part in the update
+    assert token_advantages(ids, mask, adv, entropy, torch.zeros(3, dtype=torch.long), gamma=0.0,
+                            initial_entropy=0.5)[0].abs().sum() == 0  # fmt: skip
 
 
 def test_groups_of_different_sizes_and_ids_in_any_order():

@@ -155,8 +155,9 @@ class GTPOTrainer(GuardedGRPOTrainer):
         return self._add_conflict_weights(output, mode)
 
     def _log_table_advantages(self, advantages: torch.Tensor) -> None:
-        """The completions table (`log_completions`) shows the A_i GTPO trains with (constant groups at 0),
-        not TRL's residue: replace the entries TRL just appended for this generation batch."""
+        """The completions table (`log_completions`) shows the group advantage A_i before GTPO's shaping
+        (constant groups at exactly 0, not TRL's residue): replace the entries TRL just appended for this
+        generation batch. Training uses A' = delta_i (A_i - gamma <H>_i) lambda_{i,t} (`_gtpo_advantages`)."""
         logged = self._logs["advantages"]
         gathered = self.accelerator.gather(advantages).tolist()  # (N,), the order TRL appended
         if len(logged) >= len(gathered):
