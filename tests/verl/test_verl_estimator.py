@@ -220,8 +220,9 @@ def test_legacy_trainer_keeps_the_entropies_until_the_advantages_then_drops_them
 
 
 @pytest.mark.parametrize("algo", ["gtpo", "grpo"])
-def test_the_verl_recipe_composes_and_passes_the_checks(algo):
+def test_the_verl_recipe_composes_and_passes_the_checks(algo, monkeypatch):
     import os
+    import sys
 
     from hydra import compose, initialize_config_dir
 
@@ -233,3 +234,20 @@ def test_the_verl_recipe_composes_and_passes_the_checks(algo):
     assert config.actor_rollout_ref.actor.loss_agg_mode == "seq-mean-token-mean"  # the same for GTPO and GRPO
     assert (config.actor_rollout_ref.model.lora_rank, config.actor_rollout_ref.rollout.n) == (128, 8)
     check_config(config)
+    # verl's own start-up validation (what main_ppo runs before Ray starts), with GTPO's checks inside it
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils import config as verl_config_module
+
+    validate = verl_config_module.validate_config
+    assert validate.__wrapped__ is not None  # gtpo.verl.patch wraps it
+    # its last step asks vLLM (not installable on CPU) for the largest LoRA rank: a stand-in answers
+    lora_ranks = []
+    vllm_utils = SimpleNamespace(get_vllm_max_lora_rank=lora_ranks.append)
+    monkeypatch.setitem(sys.modules, "verl.workers.rollout.vllm_rollout", SimpleNamespace(utils=vllm_utils))
+    monkeypatch.setitem(sys.modules, "verl.workers.rollout.vllm_rollout.utils", vllm_utils)
+    validate(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    assert lora_ranks == [128]  # verl's validation ran to its end
+    if algo == "gtpo":
+        OmegaConf.update(config, "actor_rollout_ref.actor.loss_agg_mode", "token-mean")
+        with pytest.raises(ValueError, match="loss_agg_mode='token-mean'"):
+            validate(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))

@@ -151,12 +151,11 @@ def _wrap_load_checkpoint(original):
 def _wrap_validate_config(original):
     @functools.wraps(original)
     def validate_config(config, *args, **kwargs):
-        out = original(config, *args, **kwargs)
         if is_gtpo(config.algorithm.adv_estimator):
             from gtpo.verl.checks import check_config
 
             check_config(config)
-        return out
+        return original(config, *args, **kwargs)
 
     return validate_config
 
