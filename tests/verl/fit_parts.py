@@ -20,11 +20,12 @@ import os
 import numpy as np
 import torch
 from tensordict import TensorDict
-from verl import DataProto
 from verl.utils import tensordict_utils as tu
 from verl.utils.config import omega_conf_to_dataclass
 from verl.workers.utils.losses import ppo_loss
 from verl.workers.utils.padding import no_padding_2_padding
+
+from verl import DataProto
 
 
 def reward_rule(response: torch.Tensor, length: int) -> float:

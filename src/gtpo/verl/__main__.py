@@ -18,8 +18,9 @@ def plugin_problem() -> str | None:
     (the rules of verl 0.9.1's `verl/__init__.py`: external modules, then the plugin policy)."""
     from importlib.metadata import entry_points
 
-    import verl
     from verl.trainer.ppo import core_algos, ray_trainer
+
+    import verl
 
     modules = {m.strip() for m in os.getenv("VERL_USE_EXTERNAL_MODULES", "").split(",") if m.strip()}
     policy = os.getenv("VERL_USE_EXTERNAL_PLUGINS", "auto").strip().lower()
