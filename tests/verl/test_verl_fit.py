@@ -1,5 +1,6 @@
 """GTPO inside verl 0.9.1's real trainer loop on CPU: the legacy `RayPPOTrainer.fit()` with stand-ins only
-for the GPU parts (tests/verl/fit_parts.py), run for two steps, resumed, and restarted fresh."""
+for the GPU parts (tests/verl/fit_parts.py), run for two steps, resumed, and restarted fresh; and the v1
+trainer's balance -> old-log-prob -> advantage steps against a real TransferQueue on local Ray."""
 
 from __future__ import annotations
 
@@ -160,3 +161,81 @@ def test_fit_refuses_a_bad_setting_before_any_model_loads(tmp_path, tiny):
     with pytest.raises(ValueError, match="loss_agg_mode='token-mean'"):  # in __init__, before init_workers
         ray_trainer.RayPPOTrainer(config, tiny[0], role_worker_mapping={Role.ActorRollout: object},
                                   resource_pool_manager=SimpleNamespace(get_n_gpus=lambda: 1))  # fmt: skip
+
+
+def test_fit_v1_advantage_step_on_a_real_transfer_queue(tmp_path, local_ray):
+    """v1 (`trainer.use_v1=true`, verl's default): rows put in a real TransferQueue as verl's agent loop
+    puts them; verl's own `_balance_batch` (which upsamples 9 rows to 12 with `pad` rows),
+    `_compute_old_log_prob` (the worker's log-prob call is the stand-in) and `_compute_advantage`."""
+    import random
+
+    import transfer_queue as tq
+    from tensordict import TensorDict
+    from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+    from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+    config = fit_config(tmp_path / "v1", "unused.parquet", steps=1)
+    for key, value in {"trainer.use_v1": True, "actor_rollout_ref.rollout.n": 3, "transfer_queue.enable": True,
+                       "transfer_queue.backend.SimpleStorage.num_data_storage_units": 1}.items():  # fmt: skip
+        OmegaConf.update(config, key, value, force_add=True)
+    tq.init(config.transfer_queue)
+    try:
+        rng = random.Random(0)
+        keys, rows, tags = [], [], []
+        for p in range(3):  # 3 prompts x 3 sessions, keys as verl's agent loop writes them
+            for session in range(3):
+                plen, rlen = rng.randint(3, 6), rng.randint(1, 6)
+                prompts = torch.tensor([rng.randrange(1, 20) for _ in range(plen)])
+                responses = torch.tensor([rng.randrange(3) for _ in range(rlen)])
+                scores = torch.zeros(rlen)
+                scores[-1] = float(session == 0 or rng.random() < 0.5)
+                ids = torch.cat([prompts, responses])
+                keys.append(f"p{p}_{session}_0")
+                rows.append({"uid": f"p{p}", "prompts": prompts, "responses": responses, "input_ids": ids,
+                             "response_mask": torch.ones(rlen, dtype=torch.int64), "rm_scores": scores,
+                             "attention_mask": torch.ones_like(ids), "position_ids": torch.arange(len(ids)),
+                             "rollout_log_probs": -torch.rand(rlen)})  # fmt: skip
+                tags.append({"status": "success", "prompt_len": plen, "response_len": rlen, "seq_len": plen + rlen,
+                             "global_steps": 1})  # fmt: skip
+        batch = tq.kv_batch_put(keys=keys, partition_id="train", fields=list_of_dict_to_tensordict(rows), tags=tags)
+
+        class LogProbWorkers:  # the actor worker group's log-prob call: full-sequence nested outputs into TQ
+            _dispatch_info = {"actor": [0, 1]}
+
+            def compute_log_prob(self, meta):
+                ids = tq.kv_batch_get(keys=meta.keys, partition_id=meta.partition_id, select_fields=["input_ids"])
+                seqs = ids["input_ids"].unbind()
+                gen = torch.Generator().manual_seed(1)
+                out = {name: torch.nested.as_nested_tensor([scale * torch.rand(len(x), generator=gen) for x in seqs],
+                                                           layout=torch.jagged)
+                       for name, scale in (("entropy", 1.5), ("log_probs", -1.0))}  # fmt: skip
+                return tq.kv_batch_put(keys=meta.keys, partition_id=meta.partition_id,
+                                       fields=TensorDict(out, batch_size=len(meta)))  # fmt: skip
+
+        trainer = PPOTrainerSync(config)  # GTPO's checks and <H>_ini store at the start
+        trainer.actor_rollout_wg = LogProbWorkers()
+        trainer.tokenizer = SimpleNamespace(eos_token_id=2)
+        trainer.global_steps = 1
+        metrics = {}
+        batch = trainer._balance_batch(batch, metrics)
+        assert len(batch) == 12 and sum(k.startswith("pad") for k in batch.keys) == 3  # lcm(2 ranks, 2 x 3) = 6
+        batch = trainer._compute_old_log_prob(batch, metrics)
+        batch = trainer._compute_advantage(batch, metrics)
+        got = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id,
+                              select_fields=["advantages", "uid", "responses", "response_mask", "entropy", "rm_scores"])  # fmt: skip
+    finally:
+        tq.close()
+    padded = {k: got[k].to_padded_tensor(0) for k in ("advantages", "responses", "response_mask", "entropy", "rm_scores")}
+    uids = list(got["uid"])
+    step = {"uid": uids, "responses": padded["responses"], "response_mask": padded["response_mask"].float(),
+            "token_level_rewards": padded["rm_scores"]}  # fmt: skip
+    real = torch.tensor([not u.startswith("pad") for u in uids])
+    mask = step["response_mask"]
+    initial = float(((padded["entropy"] * mask).sum(1)[real] / mask.sum(1)[real]).mean())  # over the non-empty rows
+    expected = expected_advantages(step, padded["entropy"].float(), initial)
+    assert uids != sorted(uids, key=uids.index)  # the balancing split the groups
+    assert expected[real].abs().sum() > 0 and torch.equal(padded["advantages"][~real], torch.zeros_like(expected[~real]))
+    torch.testing.assert_close(padded["advantages"].float(), expected, rtol=1e-5, atol=1e-6)
+    assert metrics["gtpo/initial_entropy"] == pytest.approx(initial, rel=1e-6) and "gtpo/filtered_frac" in metrics
+    saved = json.loads((tmp_path / "v1" / "gtpo_state.json").read_text())["initial_entropy"]
+    assert saved == pytest.approx(initial, rel=1e-6)

@@ -30,18 +30,14 @@ def _probe():
     return Probe
 
 
-def test_the_entry_point_registers_gtpo_in_a_ray_worker_and_none_turns_it_off():
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    try:
-        probe = _probe()
-        assert ray.get(probe.remote().loaded.remote()) == (True, True, True)
-        off = probe.options(runtime_env={"env_vars": {"VERL_USE_EXTERNAL_PLUGINS": "none"}}).remote()
-        assert ray.get(off.loaded.remote()) == (False, False, False)  # verl would fail only at the first advantage
-        on = probe.options(runtime_env={"env_vars": {"VERL_USE_EXTERNAL_PLUGINS": "none",
-                                                     "VERL_USE_EXTERNAL_MODULES": "gtpo.verl"}}).remote()  # fmt: skip
-        assert ray.get(on.loaded.remote()) == (True, True, True)
-    finally:
-        ray.shutdown()
+def test_the_entry_point_registers_gtpo_in_a_ray_worker_and_none_turns_it_off(local_ray):
+    probe = _probe()
+    assert ray.get(probe.remote().loaded.remote()) == (True, True, True)
+    off = probe.options(runtime_env={"env_vars": {"VERL_USE_EXTERNAL_PLUGINS": "none"}}).remote()
+    assert ray.get(off.loaded.remote()) == (False, False, False)  # verl would fail only at the first advantage
+    on = probe.options(runtime_env={"env_vars": {"VERL_USE_EXTERNAL_PLUGINS": "none",
+                                                 "VERL_USE_EXTERNAL_MODULES": "gtpo.verl"}}).remote()  # fmt: skip
+    assert ray.get(on.loaded.remote()) == (True, True, True)
 
 
 @pytest.mark.parametrize("env, rc", [({"VERL_USE_EXTERNAL_PLUGINS": "none"}, 1),
