@@ -97,17 +97,18 @@ class ActorWorkers:
     def _forward(self, data: TensorDict) -> tuple[torch.Tensor, torch.Tensor]:
         """(total_nnz,) log-prob of each next token and entropy at each position (verl's nested layout:
         position j scores token j + 1 of the same sequence; the last position of each scores nothing)."""
-        ids = data["input_ids"]  # nested (B, j)
-        logps, entropies = [], []
-        for seq in ids.unbind():
-            logits = self.model(input_ids=seq.unsqueeze(0)).logits[0].float()  # (L, V)
-            logp_all = torch.log_softmax(logits, dim=-1)
-            nxt = torch.cat([seq[1:], seq[:1]])
-            logps.append(logp_all.gather(1, nxt.unsqueeze(1)).squeeze(1))
-            entropies.append(-(logp_all.exp() * logp_all).sum(-1))
+        ids = data["input_ids"]  # nested (B, j): each sequence without its padding
+        seqs = ids.unbind()
+        lengths = [len(seq) for seq in seqs]
+        batch = torch.nn.utils.rnn.pad_sequence(list(seqs), batch_first=True)  # (B, L) right-padded
+        mask = torch.arange(batch.shape[1]).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)  # (B, L)
+        logp_all = torch.log_softmax(self.model(input_ids=batch, attention_mask=mask.long()).logits.float(), dim=-1)
+        nxt = torch.cat([batch[:, 1:], batch[:, :1]], dim=1)  # (B, L) the next token (wraps at the end)
+        logps = logp_all.gather(2, nxt.unsqueeze(2)).squeeze(2)  # (B, L)
+        entropy = -(logp_all.exp() * logp_all).sum(-1)  # (B, L)
         offsets = ids.offsets()
-        return (torch.nested.nested_tensor_from_jagged(torch.cat(logps), offsets=offsets),
-                torch.nested.nested_tensor_from_jagged(torch.cat(entropies), offsets=offsets))  # fmt: skip
+        return (torch.nested.nested_tensor_from_jagged(logps[mask], offsets=offsets),
+                torch.nested.nested_tensor_from_jagged(entropy[mask], offsets=offsets))  # fmt: skip
 
     def compute_log_prob(self, data: TensorDict) -> TensorDict:
         with torch.no_grad():

@@ -49,10 +49,11 @@ def fit_config(folder, data_file, steps, resume_mode="disable"):
 
 @pytest.fixture(scope="module")
 def tiny():
-    from gtpo.demo.tiny import build_model, build_tokenizer
+    from gtpo.demo.tiny import TinySize, build_model, build_tokenizer
 
     tokenizer = build_tokenizer()
-    return tokenizer, build_model(tokenizer, seed=0)
+    size = TinySize(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+    return tokenizer, build_model(tokenizer, seed=0, size=size)
 
 
 def run_fit(config, tiny, monkeypatch):

@@ -23,21 +23,27 @@ def _probe():
 
             import verl  # noqa: F401
 
+            try:
+                core_algos.get_adv_estimator_fn("gtpo")  # what verl's advantage step calls
+                error = None
+            except ValueError as e:
+                error = str(e)
             return ("gtpo" in core_algos.ADV_ESTIMATOR_REGISTRY,
                     getattr(ray_trainer.compute_advantage, "__gtpo_patched__", False),
-                    "gtpo.verl" in sys.modules)  # fmt: skip
+                    "gtpo.verl" in sys.modules, error)  # fmt: skip
 
     return Probe
 
 
 def test_the_entry_point_registers_gtpo_in_a_ray_worker_and_none_turns_it_off(local_ray):
     probe = _probe()
-    assert ray.get(probe.remote().loaded.remote()) == (True, True, True)
+    assert ray.get(probe.remote().loaded.remote()) == (True, True, True, None)
     off = probe.options(runtime_env={"env_vars": {"VERL_USE_EXTERNAL_PLUGINS": "none"}}).remote()
-    assert ray.get(off.loaded.remote()) == (False, False, False)  # verl would fail only at the first advantage
+    # verl itself would fail only at the first advantage step, after the model load and the first rollout
+    assert ray.get(off.loaded.remote()) == (False, False, False, "Unknown advantage estimator simply: gtpo")
     on = probe.options(runtime_env={"env_vars": {"VERL_USE_EXTERNAL_PLUGINS": "none",
                                                  "VERL_USE_EXTERNAL_MODULES": "gtpo.verl"}}).remote()  # fmt: skip
-    assert ray.get(on.loaded.remote()) == (True, True, True)
+    assert ray.get(on.loaded.remote()) == (True, True, True, None)
 
 
 @pytest.mark.parametrize("env, rc", [({"VERL_USE_EXTERNAL_PLUGINS": "none"}, 1),
