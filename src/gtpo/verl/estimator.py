@@ -6,8 +6,8 @@
    `_balance_batch` reorders rows before advantages are computed) and of any size (the v1 trainer's
    `pad` rows form a group of their own, filtered or failed rollouts leave groups short);
 2. A_i = group-relative advantage (`scale_rewards`: "group" divides by the group's std + 1e-4, the
-   epsilon of `gtpo.core.group_advantages` and so of the TRL trainer; "none" not), exactly 0 for a
-   constant group (`gtpo.core.constant_groups`) and for a group of one;
+   epsilon of `gtpo.core.group_advantages` and of TRL, so of the TRL trainer; "none" not), exactly 0
+   for a constant group (`gtpo.core.constant_groups`) and for a group of one;
 3. A' = `gtpo.core.token_advantages` over the response token ids (`batch["responses"]`) and the
    entropies of the old-log-prob pass (`batch["entropy"]`, verl's v1 trainer; `"gtpo_entropys"` /
    `"entropys"`, the legacy trainer), which on-policy are the current policy's. Conflicts are found on
