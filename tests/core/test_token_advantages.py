@@ -156,3 +156,30 @@ def test_bad_input_names_the_argument(change, match):
             "initial_entropy": 0.0}  # fmt: skip
     with pytest.raises(ValueError, match=match):
         token_advantages(**{**args, **change})
+
+
+def test_entropy_mask_limits_the_mean_entropy_to_its_tokens():
+    # Two completions of one group, A = +1 / -1, 4 valid positions each; the entropy mask drops
+    # positions 1-2 of row 0 (a tool output inside a multi-turn response).
+    ids = torch.tensor([[5, 6, 7, 8], [1, 2, 3, 4]])
+    mask = torch.ones(2, 4)
+    entropy_mask = torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+    adv = torch.tensor([1.0, -1.0])
+    entropy = torch.tensor([[0.2, 3.0, 3.0, 0.4], [0.5, 0.5, 0.5, 0.5]])
+    kwargs = {"gamma": 0.1, "filter_mode": "always", "entropy_threshold": 1.0, "initial_entropy": 1.0}
+    out, metrics = token_advantages(ids, mask, adv, entropy, torch.zeros(2, dtype=torch.long),
+                                    entropy_mask=entropy_mask, **kwargs)  # fmt: skip
+    # row 0: <H> = (0.2 + 0.4) / 2 = 0.3 <= 1.0 -> kept, A' = 1 - 0.1 * 0.3 = 0.97 on every token (no conflicts);
+    # without the entropy mask <H> = 6.6 / 4 = 1.65 > 1.0 would filter the row out.
+    torch.testing.assert_close(out[0], torch.full((4,), 0.97))
+    assert float(metrics["filtered_frac"]) == 0.0
+    plain, _ = token_advantages(ids, mask, adv, entropy, torch.zeros(2, dtype=torch.long), **kwargs)
+    assert torch.equal(plain[0], torch.zeros(4))
+    # the masked entropies are never read, and a full entropy mask is the default
+    changed = entropy.clone()
+    changed[0, 1:3] = 100.0
+    again, _ = token_advantages(ids, mask, adv, changed, torch.zeros(2, dtype=torch.long),
+                                entropy_mask=entropy_mask, **kwargs)  # fmt: skip
+    assert torch.equal(again, out)
+    full, _ = token_advantages(ids, mask, adv, entropy, torch.zeros(2, dtype=torch.long), entropy_mask=mask, **kwargs)
+    assert torch.equal(full, plain)
