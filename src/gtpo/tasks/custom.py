@@ -16,8 +16,9 @@ Each native row becomes an example:
 - ``id``: the row's ``id`` column as text, else ``{split}-{row}`` (0-based row position).
 - every other column, under its own name and value: TRL passes the dataset's columns to reward
   functions as keyword arguments, so a reward `f(completions, answer, difficulty, **kwargs)` sees them.
-  (The `prompt_field` and `answer_field` columns are not repeated under their own names, and a column
-  named prompt, answer or id that is not the one selected gives way to the example's own.)
+  The `answer_field` column stays under its own name too (a TRL-style reward may take ``target``
+  or ``answer``); the `prompt_field` column is only the prompt (TRL passes no prompt column), and a
+  column named prompt, answer or id that is not the one selected gives way to the example's own.
 Unlike the built-in tasks there is no paper prompt and no answer format: the model sees your prompt
 as it is, and your reward decides what a good completion is.
 """
@@ -85,7 +86,7 @@ def convert(row: dict[str, Any], split: str, index: int, options: CustomOptions)
         reason = "is missing" if options.answer_field not in row else "is empty"
         raise RowError(options.answer_field, f"{reason} (answer_field; pass --answer_field COLUMN)")
     example = {"prompt": prompt, "answer": answer, "id": str(row["id"]) if row.get("id") is not None else f"{split}-{index}"}
-    skip = {options.prompt_field, options.answer_field, *RESERVED}
+    skip = {options.prompt_field, *RESERVED}
     example.update((key, value) for key, value in row.items() if key not in skip)
     return example
 
