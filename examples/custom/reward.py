@@ -25,4 +25,4 @@ def short_for_easy(completions: list, level: list, **kwargs) -> list[float]:
     """TRL's batch convention: the dataset's other columns (here `level`) arrive as keyword arguments.
     Level-1 problems earn up to 1.0 for a short completion; level-2 problems are not length-scored."""
     texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
-    return [1.0 / (1.0 + len(t) / 10) if lvl == 1 else 0.0 for t, lvl in zip(texts, level)]
+    return [1.0 / (1.0 + len(t) / 10) if lvl == 1 else 0.0 for t, lvl in zip(texts, level, strict=True)]

@@ -17,4 +17,7 @@ def test_each_reward_function_mean_is_a_row_key(tmp_path):
                                                                   "reward/format": 7.0}  # fmt: skip
     assert row["reward_errors"] == 2 and row["reward_format"] == 7.0 and row["step"] == 3  # not confused
     sft = RunLogger(tmp_path, console=False, names={"loss": "loss"}, trigger="loss")
-    assert sft.row(SimpleNamespace(global_step=1), logs) == {"step": 1, "loss": 0.5}  # SFT rows: no reward keys
+    assert sft.row(SimpleNamespace(global_step=1), logs) == {
+        "step": 1,
+        "loss": 0.5,
+    }  # SFT rows: no reward keys

@@ -27,9 +27,13 @@ def test_a_file_is_loaded_once_whatever_path_names_it(tmp_path, monkeypatch):
 def test_errors_name_the_option_and_the_fix(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "broken.py").write_text("x = 1\ny = 1 / 0\n")
-    with pytest.raises(ValueError, match=r"--grader: './broken.py:x': .*broken.py at line 2 raised ZeroDivisionError"):
+    with pytest.raises(
+        ValueError, match=r"--grader: './broken.py:x': .*broken.py at line 2 raised ZeroDivisionError"
+    ):
         load_object("./broken.py:x", "--grader")
-    with pytest.raises(ValueError, match=r"rewards: './nope.py:f': no file .*nope.py \(a relative path is read from"):
+    with pytest.raises(
+        ValueError, match=r"rewards: './nope.py:f': no file .*nope.py \(a relative path is read from"
+    ):
         load_object("./nope.py:f", "rewards")
     (tmp_path / "ok.py").write_text("def score(c):\n    return 0.0\n")
     with pytest.raises(ValueError, match=r"'ok.py:scor': ok.py defines no 'scor' \(it has: score\)"):

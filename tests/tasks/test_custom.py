@@ -25,7 +25,12 @@ def test_own_fields_chat_prompts_system_prompt_and_other_columns(tmp_path):
          "level": "hard", "id": 17},
         {"question": [{"role": "user", "content": "1 + 0?"}], "target": 1},  # no level: None there
     ]  # fmt: skip
-    ds = load_task("custom", "train", source=_jsonl(tmp_path / "d.jsonl", rows), options={**OPTIONS, "system_prompt": "S"})
+    ds = load_task(
+        "custom",
+        "train",
+        source=_jsonl(tmp_path / "d.jsonl", rows),
+        options={**OPTIONS, "system_prompt": "S"},
+    )
     assert ds.column_names == ["prompt", "answer", "id", "target", "level"]
     assert ds["answer"] == [4, 6, 1] and ds["target"] == [4, 6, 1] and ds["level"] == ["easy", "hard", None]
     assert ds["id"] == ["train-0", "17", "train-2"]
@@ -54,26 +59,40 @@ def test_every_source_format_gives_the_same_rows(tmp_path):
         assert load_task("custom", "test", source=tmp_path / source).to_list() == expected, source
     assert load_task("custom", "validation", source=tmp_path / "folder")["answer"] == ["1", "2"]
     assert load_task("custom", "train", source=tmp_path / "saved")["answer"] == ["1", "2"]  # its only split
-    DatasetDict({"test": Dataset.from_list(rows), "dev": Dataset.from_list(rows)}).save_to_disk(str(tmp_path / "two"))
+    DatasetDict({"test": Dataset.from_list(rows), "dev": Dataset.from_list(rows)}).save_to_disk(
+        str(tmp_path / "two")
+    )
     with pytest.raises(TaskSourceError, match="has no split 'train' .it has test, dev.; pass --task_split"):
         load_task("custom", "train", source=tmp_path / "two")
 
 
 def test_bad_rows_are_named_by_file_line_or_row_1_based(tmp_path):
     path = tmp_path / "d.jsonl"
-    path.write_text(json.dumps({"question": "q", "target": 1}) + "\n\n" + json.dumps({"question": "q"}) + "\n")
-    with pytest.raises(TaskSourceError, match=r"d\.jsonl:3: field 'target' is missing \(answer_field; pass --answer_field"):
+    path.write_text(
+        json.dumps({"question": "q", "target": 1}) + "\n\n" + json.dumps({"question": "q"}) + "\n"
+    )
+    with pytest.raises(
+        TaskSourceError, match=r"d\.jsonl:3: field 'target' is missing \(answer_field; pass --answer_field"
+    ):
         load_task("custom", "train", source=path, options=OPTIONS)
     with pytest.raises(TaskSourceError, match=r"d\.jsonl:1: field 'prompt' is missing \(prompt_field"):
         load_task("custom", "train", source=path)
-    (tmp_path / "d.json").write_text(json.dumps([{"prompt": "p", "answer": "1"}, {"prompt": 3, "answer": "2"}]))
-    with pytest.raises(TaskSourceError, match=r"d\.json: row 2: field 'prompt' is int; give text or a list of chat"):
+    (tmp_path / "d.json").write_text(
+        json.dumps([{"prompt": "p", "answer": "1"}, {"prompt": 3, "answer": "2"}])
+    )
+    with pytest.raises(
+        TaskSourceError, match=r"d\.json: row 2: field 'prompt' is int; give text or a list of chat"
+    ):
         load_task("custom", "train", source=tmp_path / "d.json")
     with open(tmp_path / "d.csv", "w", newline="") as f:
         csv.writer(f).writerows([["prompt", "answer"], ["two\nlines", "1"], ["q", " "]])
-    with pytest.raises(TaskSourceError, match=r"d\.csv:4: field 'answer' is empty"):  # record 2 starts on line 4
+    with pytest.raises(
+        TaskSourceError, match=r"d\.csv:4: field 'answer' is empty"
+    ):  # record 2 starts on line 4
         load_task("custom", "train", source=tmp_path / "d.csv")
-    Dataset.from_list([{"prompt": "p", "answer": "1"}, {"prompt": "", "answer": "1"}]).to_parquet(str(tmp_path / "d.parquet"))
+    Dataset.from_list([{"prompt": "p", "answer": "1"}, {"prompt": "", "answer": "1"}]).to_parquet(
+        str(tmp_path / "d.parquet")
+    )
     with pytest.raises(TaskSourceError, match=r"row 2 of .*d\.parquet: field 'prompt' is empty"):
         load_task("custom", "train", source=tmp_path / "d.parquet")
     _jsonl(path, [{"prompt": [{"role": "robot", "content": "x"}], "answer": "1"}])
@@ -85,7 +104,9 @@ def test_bad_rows_are_named_by_file_line_or_row_1_based(tmp_path):
 
 
 def test_options_are_checked():
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['prompt_fild'\]; valid: prompt_field, answer_field"):
+    with pytest.raises(
+        ValueError, match=r"unknown option\(s\) \['prompt_fild'\]; valid: prompt_field, answer_field"
+    ):
         load_task("custom", "train", source="x.jsonl", options={"prompt_fild": "q"})
     with pytest.raises(ValueError, match="prompt_field and answer_field are both 'q'"):
         load_task("custom", "train", source="x.jsonl", options={"prompt_field": "q", "answer_field": "q"})

@@ -71,7 +71,7 @@ def test_dataset_rows_missing_fields_or_empty_answers(recipe, tmp_path, capsys):
     data = tmp_path / "gsm8k.jsonl"
     data.write_text(json.dumps({"question": "1+1?", "answer": "#### 2"}) + "\n" + json.dumps({"question": "2+2?"}) + "\n")
     assert main([recipe, "--task", "gsm8k", "--task_source", str(data)]) == 2
-    assert "gsm8k.jsonl:2: field 'answer' is missing" in (err := capsys.readouterr().err)
+    assert "gsm8k.jsonl:2: field 'answer' is missing" in capsys.readouterr().err
     data.write_text(json.dumps({"question": "1+1?", "answer": ""}) + "\n")
     assert main([recipe, "--task", "gsm8k", "--task_source", str(data)]) == 2
     assert "field 'answer' is empty" in capsys.readouterr().err

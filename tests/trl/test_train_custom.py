@@ -30,7 +30,7 @@ def brevity(completion: str) -> float:
     return 1.0 / (1.0 + len(completion))
 '''
 
-GRADER_FILE = '''
+GRADER_FILE = """
 def check(completion: str, answer) -> float:
     return 1.0 if str(answer) in completion else 0.25  # 0.25 never counts as correct
 
@@ -38,7 +38,7 @@ def check(completion: str, answer) -> float:
 def last_word(completion: str):
     words = completion.split()
     return words[-1] if words else None
-'''
+"""
 
 
 @pytest.fixture
@@ -69,7 +69,10 @@ def test_own_data_reward_and_grader_from_the_command_line(user_folder, tiny_mode
     assert main(argv) == 0, capsys.readouterr().err
     module = next(m for name, m in sys.modules.items() if name.startswith("gtpo_user.my_reward_31_"))
     assert len(module.CALLS) == 8  # 2 steps x 2 prompts x 2 completions, each with its row's target and level
-    rows = {json.loads(line)["target"]: json.loads(line) for line in (user_folder / "data.jsonl").read_text().splitlines()}
+    rows = {
+        json.loads(line)["target"]: json.loads(line)
+        for line in (user_folder / "data.jsonl").read_text().splitlines()
+    }
     assert all(level == rows[target]["level"] for _, target, level in module.CALLS)
 
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -97,7 +100,9 @@ def test_own_data_reward_and_grader_from_the_command_line(user_folder, tiny_mode
     assert len(samples) == 6 and all(s["format"] is None for s in samples)
     for s in samples:  # the grader's float decides: 1.0 is correct, 0.25 is not
         target = s["id"].split("-")[1]  # ids are test-<row>, and row i's target is str(i)
-        assert s["score"] == (1.0 if target in s["completion"] else 0.25) and s["correct"] == (s["score"] == 1.0)
+        assert s["score"] == (1.0 if target in s["completion"] else 0.25) and s["correct"] == (
+            s["score"] == 1.0
+        )
         assert s["answer"] == (s["completion"].split() or [None])[-1]
     assert row["accuracy"] == pytest.approx(sum(s["correct"] for s in samples) / 6)
     assert row["score"] == pytest.approx(sum(s["score"] for s in samples) / 6)

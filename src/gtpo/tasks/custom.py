@@ -49,7 +49,9 @@ class CustomOptions:
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{name}={value!r}: give the name of a column of your data")
         if self.prompt_field == self.answer_field:
-            raise ValueError(f"prompt_field and answer_field are both {self.prompt_field!r}; name two columns")
+            raise ValueError(
+                f"prompt_field and answer_field are both {self.prompt_field!r}; name two columns"
+            )
         if self.system_prompt is not None and not isinstance(self.system_prompt, str):
             raise ValueError(f"system_prompt={self.system_prompt!r}: must be text (or unset for none)")
 
@@ -66,7 +68,9 @@ def chat_prompt(value: Any, field: str, system_prompt: str | None) -> list[dict[
             if not isinstance(message, dict) or not isinstance(message.get("content"), str):
                 raise RowError(field, f"message {number} is not {{'role': ..., 'content': text}}")
             if message.get("role") not in ROLES:
-                raise RowError(field, f"message {number} has role {message.get('role')!r}; use one of {', '.join(ROLES)}")
+                raise RowError(
+                    field, f"message {number} has role {message.get('role')!r}; use one of {', '.join(ROLES)}"
+                )
             messages.append({"role": message["role"], "content": message["content"]})
     else:
         kind = "an empty list" if isinstance(value, (list, tuple)) else type(value).__name__
@@ -85,7 +89,11 @@ def convert(row: dict[str, Any], split: str, index: int, options: CustomOptions)
     if answer is None or (isinstance(answer, str) and not answer.strip()):
         reason = "is missing" if options.answer_field not in row else "is empty"
         raise RowError(options.answer_field, f"{reason} (answer_field; pass --answer_field COLUMN)")
-    example = {"prompt": prompt, "answer": answer, "id": str(row["id"]) if row.get("id") is not None else f"{split}-{index}"}
+    example = {
+        "prompt": prompt,
+        "answer": answer,
+        "id": str(row["id"]) if row.get("id") is not None else f"{split}-{index}",
+    }
     skip = {options.prompt_field, *RESERVED}
     example.update((key, value) for key, value in row.items() if key not in skip)
     return example

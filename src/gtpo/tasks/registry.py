@@ -152,7 +152,7 @@ def _hub_rows(task: Task, hub_id: str, split: str, configs: tuple[str | None, ..
             raise TaskSourceError(
                 f"could not load task {task.name!r} from the hub dataset {where}: {why}. {_offline_help(task, split)}"
             ) from exc
-        rows.extend((f"row {len(rows) + 1} of hub dataset {where}", dict(r)) for r in part)
+        rows.extend((f"row {number} of hub dataset {where}", dict(r)) for number, r in enumerate(part, start=1))
     return rows
 
 

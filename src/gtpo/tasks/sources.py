@@ -29,7 +29,9 @@ FORMATS = (".jsonl", ".json", ".csv", ".parquet")  # the file suffixes read as d
 
 def is_saved_dataset(path: Path) -> bool:
     """True for a folder written by `datasets.Dataset.save_to_disk` or `DatasetDict.save_to_disk`."""
-    return path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file())
+    return path.is_dir() and (
+        (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()
+    )
 
 
 def read_jsonl(path: Path) -> Iterator[Located]:
@@ -100,10 +102,14 @@ def read_saved(path: Path, split: str) -> Iterator[Located]:
     try:
         saved = datasets.load_from_disk(str(path))
     except Exception as exc:
-        raise TaskSourceError(f"{path}: not a readable save_to_disk folder ({type(exc).__name__}: {exc})") from None
+        raise TaskSourceError(
+            f"{path}: not a readable save_to_disk folder ({type(exc).__name__}: {exc})"
+        ) from None
     if isinstance(saved, datasets.DatasetDict):
         if split not in saved and len(saved) != 1:
-            raise TaskSourceError(f"{path} has no split {split!r} (it has {', '.join(saved)}); pass --task_split")
+            raise TaskSourceError(
+                f"{path} has no split {split!r} (it has {', '.join(saved)}); pass --task_split"
+            )
         saved = saved[split] if split in saved else next(iter(saved.values()))
     for number, row in enumerate(saved, start=1):
         yield f"row {number} of {path}", dict(row)
