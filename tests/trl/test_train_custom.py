@@ -114,3 +114,21 @@ def test_own_data_reward_and_grader_from_the_command_line(user_folder, tiny_mode
     assert (report / "reward.png").is_file() and (report / "reward_functions.png").is_file()
     assert not (report / "accuracy.png").exists() and not (report / "format_rate.png").exists()
     assert "reward/matches" in (report / "summary.md").read_text()
+
+
+def test_custom_fields_with_another_task_and_bad_data_exit_2_with_one_line(
+    tmp_path, monkeypatch, capsys, tiny_model_dir
+):
+    monkeypatch.chdir(tmp_path)
+    recipe = str(REPO / "recipes" / "custom-example.yaml")
+    assert main(["train", recipe, "--task", "gsm8k", "--output_dir", "run"]) == 2
+    assert "prompt_field, answer_field, system_prompt: only the custom task takes them (task='gsm8k')" in (
+        capsys.readouterr().err
+    )
+    rows = [{"question": "q", "target": "1"}, {"q": 1}]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    status = main(["train", recipe, "--model_name_or_path", str(tiny_model_dir), "--output_dir", "run",
+                   "--task_source", "data.jsonl", "--rewards", f"{REPO}/examples/custom/reward.py:score"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1, err  # one line, before any model loads
+    assert "data.jsonl:2: field 'question' is missing (prompt_field; pass --prompt_field COLUMN)" in err

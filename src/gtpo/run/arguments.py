@@ -68,18 +68,17 @@ class TaskArguments:
 
     def __post_init__(self) -> None:
         self.task_options = parse_options(self.task_options)
+        given = [name for name in CUSTOM_FIELDS if getattr(self, name) is not None]
+        if given and self.task != "custom":
+            raise ValueError(f"{', '.join(given)}: only the custom task takes them (task={self.task!r}); use "
+                             "--task custom, or leave them unset")  # fmt: skip
         if self.task_limit is not None and self.task_limit < 1:
             raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")
 
     def options(self) -> dict | None:
         """task_options, with prompt_field / answer_field / system_prompt added where set (custom task)."""
         given = {name: getattr(self, name) for name in CUSTOM_FIELDS if getattr(self, name) is not None}
-        if not given:
-            return self.task_options
-        if self.task != "custom":
-            raise ValueError(f"{', '.join(given)}: only the custom task takes them (task={self.task!r}); use "
-                             "--task custom, or leave them unset")  # fmt: skip
-        return {**(self.task_options or {}), **given}
+        return {**(self.task_options or {}), **given} if given else self.task_options
 
     def load(self):
         """The selected problems (`gtpo.tasks.load_task`; a 'file.py:name' task is loaded first)."""
