@@ -132,3 +132,38 @@ def test_custom_fields_with_another_task_and_bad_data_exit_2_with_one_line(
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1, err  # one line, before any model loads
     assert "data.jsonl:2: field 'question' is missing (prompt_field; pass --prompt_field COLUMN)" in err
+
+
+@pytest.mark.slow
+def test_a_reward_file_is_loaded_once_in_each_training_process(tmp_path, tiny_model_dir):
+    import os
+    import socket
+    import subprocess
+
+    (tmp_path / "data.jsonl").write_text(
+        "".join(json.dumps({"q": f"Say {i}", "a": str(i)}) + "\n" for i in range(8))
+    )
+    (tmp_path / "counted.py").write_text(
+        "import os\n"
+        "with open('loads.txt', 'a') as f:\n    f.write(f\"{os.getpid()}\\n\")\n"
+        "def score(completion, answer):\n"
+        "    with open('calls.txt', 'a') as f:\n        f.write(f\"{os.getpid()}\\n\")\n"
+        "    return float(answer in completion)\n"
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("PYTHONPATH", None)
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+               "--master_port", str(port), "-m", "gtpo.cli", "train", str(REPO / "recipes" / "custom-example.yaml"),
+               "--model_name_or_path", str(tiny_model_dir), "--output_dir", "run", "--task_source", "data.jsonl",
+               "--prompt_field", "q", "--answer_field", "a", "--rewards", "./counted.py:score", "--reward_weights", "1",
+               "--max_steps", "2", "--per_device_train_batch_size", "2", "--num_generations", "2",
+               "--max_completion_length", "4", "--save_strategy", "no"]  # fmt: skip
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loads = (tmp_path / "loads.txt").read_text().split()
+    calls = (tmp_path / "calls.txt").read_text().split()
+    assert len(loads) == len(set(loads)) == 2  # one load in each of the two processes
+    assert set(calls) == set(loads)  # each process scored its own completions with its own copy
