@@ -56,6 +56,9 @@ def test_a_task_registered_in_a_file_is_found_by_name(tmp_path):
     try:
         assert task_name(f"{tmp_path}/sums_31.py:sums31") == "sums31" and "sums31" in task_names()
         assert task_name("gsm8k") == "gsm8k"
+        with pytest.raises(ValueError, match=r"--task: unknown task 'sums3'; choose one of: gsm8k, .*custom, sums31, "
+                           r"or name a task registered in your own file as './my_tasks.py:sums3'"):  # fmt: skip
+            task_name("sums3", "--task")
         with pytest.raises(ValueError, match=r"task: .*sums_31.py:other.*registers no task 'other'"):
             task_name(f"{tmp_path}/sums_31.py:other")
     finally:

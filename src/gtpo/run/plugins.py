@@ -113,11 +113,15 @@ def load_object(spec: str, option: str) -> Any:
 def task_name(spec: str, option: str = "task") -> str:
     """A task name as given: a registered name is returned as it is; 'file.py:name' or 'module:name'
     loads the file or module (which registers its task on import) and returns 'name'."""
+    from gtpo.tasks import task_names
+
     if ":" not in spec:
+        if spec not in task_names():
+            raise ValueError(f"{option}: unknown task {spec!r}; choose one of: {', '.join(task_names())}, or name "
+                             f"a task registered in your own file as './my_tasks.py:{spec}'")  # fmt: skip
         return spec
     where, _, name = spec.rpartition(":")
     load_module(where, option, spec)
-    from gtpo.tasks import task_names
 
     if name not in task_names():
         raise ValueError(f"{option}: {spec!r}: {where} registers no task {name!r} "
