@@ -12,15 +12,15 @@ these in the same flat recipe.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from gtpo.rewards import TOLERANCES, reward_names
 from gtpo.run.guards import MAX_NONFINITE_STEPS, REWARD_TIMEOUT
+from gtpo.run.plugins import is_spec
 from gtpo.tasks import parse_options
 
 ALGOS = ("gtpo", "grpo")  # gtpo train --algo
-CUSTOM_REWARD = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # module:function
+CUSTOM_FIELDS = ("prompt_field", "answer_field", "system_prompt")  # TaskArguments fields of the custom task
 
 
 @dataclass
@@ -29,14 +29,31 @@ class TaskArguments:
 
     task: str = field(
         default="arith",
-        metadata={"help": "Registered task name (gtpo.tasks.task_names(): gsm8k, math, math500, aime24, aime25, "
-                  "amc23, arith, and any registered with gtpo.tasks.register_task)."},
+        metadata={"help": "Task name: 'custom' (your own data: task_source, prompt_field, answer_field), a built-in "
+                  "one (gsm8k, math, math500, aime24, aime25, amc23, arith), or a task you register in your own "
+                  "file or module, as 'path/to/file.py:name' or 'module:name' (loaded first, then 'name')."},
     )
     task_split: str = field(default="train", metadata={"help": "Split of the task to train on."})
     task_source: str | None = field(
         default=None,
-        metadata={"help": "Where the task's data comes from (a local folder/JSONL file or a hub id); None: the "
-                  "task's default."},
+        metadata={"help": "Where the task's data comes from: a JSONL, JSON, CSV or parquet file, a "
+                  "datasets.save_to_disk folder, a folder holding <split>.jsonl, or a hub id; None: the task's "
+                  "default (the custom task has none)."},
+    )
+    prompt_field: str | None = field(
+        default=None,
+        metadata={"help": "Custom task: the column holding the prompt, text or a list of chat messages "
+                  "(unset: 'prompt')."},
+    )
+    answer_field: str | None = field(
+        default=None,
+        metadata={"help": "Custom task: the column holding the reference answer that rewards receive as `answer` "
+                  "(unset: 'answer'). The other columns reach reward functions as keyword arguments."},
+    )
+    system_prompt: str | None = field(
+        default=None,
+        metadata={"help": "Custom task: a system message put before each prompt that has none (unset: no "
+                  "system message)."},
     )
     task_subjects: list[str] | None = field(
         default=None, metadata={"help": "MATH subjects to keep (None: all)."}
@@ -51,16 +68,26 @@ class TaskArguments:
 
     def __post_init__(self) -> None:
         self.task_options = parse_options(self.task_options)
+        given = [name for name in CUSTOM_FIELDS if getattr(self, name) is not None]
+        if given and self.task != "custom":
+            raise ValueError(f"{', '.join(given)}: only the custom task takes them (task={self.task!r}); use "
+                             "--task custom, or leave them unset")  # fmt: skip
         if self.task_limit is not None and self.task_limit < 1:
             raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")
 
+    def options(self) -> dict | None:
+        """task_options, with prompt_field / answer_field / system_prompt added where set (custom task)."""
+        given = {name: getattr(self, name) for name in CUSTOM_FIELDS if getattr(self, name) is not None}
+        return {**(self.task_options or {}), **given} if given else self.task_options
+
     def load(self):
-        """The selected problems (`gtpo.tasks.load_task`)."""
+        """The selected problems (`gtpo.tasks.load_task`; a 'file.py:name' task is loaded first)."""
+        from gtpo.run.plugins import task_name
         from gtpo.tasks import load_task
 
         return load_task(
-            self.task, self.task_split, source=self.task_source, subjects=self.task_subjects,
-            limit=self.task_limit, seed=self.task_seed, options=self.task_options,
+            task_name(self.task), self.task_split, source=self.task_source, subjects=self.task_subjects,
+            limit=self.task_limit, seed=self.task_seed, options=self.options(),
         )  # fmt: skip
 
 
@@ -73,8 +100,9 @@ class RewardArguments:
         metadata={
             "help": "Reward functions, summed with reward_weights: registered names ('format': the paper's 0..10 "
             "formatting score; 'correctness': 10 if formatted and the answer matches, else 0; any added with "
-            "gtpo.rewards.register_reward), or your own as 'module:function' (importable; "
-            "function(completion) -> float or function(completion, answer) -> float)."
+            "gtpo.rewards.register_reward), or your own as 'path/to/file.py:function' (no PYTHONPATH needed) or "
+            "'module:function' (importable): function(completion) -> float, function(completion, answer) -> "
+            "float, or TRL's function(completions, **columns) -> list[float]."
         },
     )
     answer_tolerance: str = field(
@@ -86,11 +114,11 @@ class RewardArguments:
 
     def __post_init__(self) -> None:
         known = reward_names()
-        unknown = [name for name in self.rewards if name not in known and not CUSTOM_REWARD.match(name)]
+        unknown = [name for name in self.rewards if name not in known and not is_spec(name)]
         if unknown or not self.rewards:
             raise ValueError(
                 f"rewards={self.rewards!r}: unknown or empty; use a non-empty list of registered rewards "
-                f"({', '.join(known)}) or 'module:function' names of your own reward functions."
+                f"({', '.join(known)}) or your own functions as 'path/to/file.py:function' or 'module:function'."
             )
         if self.answer_tolerance not in TOLERANCES:
             raise ValueError(f"answer_tolerance={self.answer_tolerance!r}: use 'strict' (equal values, the default) "

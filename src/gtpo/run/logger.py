@@ -11,6 +11,11 @@ failed and scored 0) are counts since the previous row, from the run guards (`gt
 
 `format_rate` and `accuracy` are reported by the reward wrappers (`gtpo.trl.rewards`) through TRL's
 `log_metric`, so GRPO runs get them too.
+
+Each reward function's mean (TRL's ``rewards/<name>/mean``, before the weights) is also in every row
+under ``reward/<name>``, for whatever functions the run has (``reward/format``, ``reward/score``, ...);
+``reward`` is TRL's weighted sum of them. The built-ins' means keep their flat keys
+(``reward_format``, ``reward_correctness``) as well.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ METRIC_KEYS = (
     "conflict_frac_neg", "filtered_frac", "lr", "skipped_updates", "reward_errors", "collapse",
 )  # fmt: skip
 COUNT_KEYS = ("skipped_updates", "reward_errors")  # ints, since the previous row (run guards)
+REWARD_PREFIX = "reward/"  # metrics.jsonl key of each reward function's mean: reward/<name>
 
 # metrics.jsonl key -> the name TRL (or GTPOTrainer, or the reward wrappers) logs it under
 TRL_NAMES = {
@@ -108,6 +114,10 @@ class RunLogger(TrainerCallback):
             out[key] = _number(logs.get(name))
             if key in COUNT_KEYS and out[key] is not None:
                 out[key] = int(out[key])
+        if "reward" in self.names:  # GTPO / GRPO runs: every reward function's own mean
+            for name, value in logs.items():
+                if name.startswith("rewards/") and name.endswith("/mean"):
+                    out[REWARD_PREFIX + name[len("rewards/") : -len("/mean")]] = _number(value)
         if "initial_entropy" in out:
             if out["entropy"] is not None and self._first_entropy is None:
                 self._first_entropy = out["entropy"]

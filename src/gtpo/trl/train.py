@@ -111,7 +111,10 @@ def train(args: TrainArgs) -> Path:
         funcs = reward_funcs(args.rewards.rewards, args.rewards.answer_tolerance)
     except ValueError as err:
         raise RecipeError(str(err)) from err
-    dataset = args.task.load()
+    try:
+        dataset = args.task.load()
+    except ValueError as err:  # a bad task name or option (bad data is a TaskSourceError)
+        raise RecipeError(str(err)) from err
     if training.reward_weights is not None and len(training.reward_weights) != len(args.rewards.rewards):
         raise RecipeError(
             f"reward_weights={training.reward_weights}: one weight per reward in rewards={args.rewards.rewards}"
