@@ -220,11 +220,12 @@ def open_run_folder(output_dir: str | Path, *, resume: str | None, overwrite: bo
     resumes = list((old or {}).get("resumes") or [])
     if checkpoint is not None:
         entry: dict[str, Any] = {"step": step, "checkpoint": Path(checkpoint).name}
+        resumes.append(entry)
+        note(f"{prog}: resuming from {checkpoint}")
         if changes:
             entry["changed"] = {name: {"was": was, "now": now} for name, (_, was, now) in changes.items()}
             note(f"{prog}: --resume applies {', '.join(entry['changed'])} from step {step} (recorded in "
                  f"{RUN_CONFIG} under resumes)")  # fmt: skip
-        resumes.append(entry)
     return RunStart(checkpoint, resumes)
 
 

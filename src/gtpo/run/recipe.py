@@ -160,7 +160,6 @@ def resume_checkpoint(resume: str | None, training: Any, output_dir: Path, prog:
     if str(value).lower() in ("true", "last"):
         found = last_complete_checkpoint(output_dir)
         if found is not None:
-            note(f"{prog}: resuming from {found}")
             return str(found)
         if field == "resume":
             note(f"{prog}: --resume: no complete checkpoint in {output_dir} yet; starting at step 0")
