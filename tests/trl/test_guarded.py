@@ -322,6 +322,18 @@ def test_user_functions_are_guarded_but_reward_models_are_not():
     assert __name__ == "tests.trl.test_guarded"  # the CLI tests load length_reward from this module
 
 
+def test_reward_guard_off_hands_trl_the_functions_untouched(tiny_model_dir, tmp_path):
+    from gtpo.tasks import load_task
+
+    data = load_task("arith", limit=4, seed=0)
+    trainer = GuardedGRPOTrainer(str(tiny_model_dir), [answer_is_two], args=gtpo_args(tmp_path), train_dataset=data,
+                                 reward_guard=False)  # fmt: skip
+    assert len(trainer.reward_funcs) == 1 and trainer.reward_funcs[0] is answer_is_two
+    guarded = GuardedGRPOTrainer(str(tiny_model_dir), [answer_is_two], args=gtpo_args(tmp_path), train_dataset=data,
+                                 max_failed_reward_steps=5)  # fmt: skip
+    assert isinstance(guarded.reward_funcs[0], RewardGuard) and guarded.reward_funcs[0].max_failed == 5
+
+
 def test_a_model_with_nan_weights_is_refused_before_training(tiny_model_dir, tmp_path):
     import shutil
 

@@ -63,6 +63,7 @@ def test_a_run_folder_is_never_written_into_by_accident(recipe, tmp_path, capsys
     assert folder_hash(out) == before
 
 
+@pytest.mark.slow  # three short runs, ~60 s on 2 shared cores
 def test_resume_records_what_it_changed_and_overwrite_starts_again(recipe, tmp_path, capsys):
     out = tmp_path / "out"
     assert main([recipe]) == 0
@@ -89,6 +90,7 @@ def test_a_dataset_smaller_than_one_generation_batch_exits_2_before_the_model_lo
     assert "task: 1 problems, fewer than one generation batch takes (2 prompts" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # ~25 s on 2 shared cores; RewardGuard's count is tested in tests/run/test_guards.py
 def test_a_reward_that_always_fails_stops_the_run_with_exit_1(recipe, tmp_path, capsys):
     argv = [recipe, "--rewards", "format", "tests.trl.test_train_runs:always_hangs", "--reward_timeout", "0.2",
             "--max_failed_reward_steps", "2", "--max_steps", "5"]  # fmt: skip
