@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,8 @@ def open_run_folder(output_dir: str | Path, *, resume: str | None, overwrite: bo
         raise RunFolderError("--resume and --overwrite: choose one (--resume continues the run in output_dir, "
                              "--overwrite deletes it and starts again)")  # fmt: skip
     if overwrite:
+        if int(os.environ.get("RANK", "0")) != 0:  # one process deletes (the others load nothing yet)
+            return RunStart(None, [])
         deleted, kept = clear_run(folder)
         if deleted:
             others = f"; kept {len(kept)} other entries: {', '.join(p.name for p in kept[:5])}" if kept else ""

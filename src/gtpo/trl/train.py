@@ -117,6 +117,9 @@ def train(args: TrainArgs) -> Path:
 
     training, model = args.training, args.model
     check_model(model.model_name_or_path)
+    unused = sorted({"reward_timeout", "max_failed_reward_steps"} & set(args.explicit))
+    if not args.guards.reward_guard and unused:
+        print(f"{PROG}: reward_guard is off: {', '.join(unused)} do not apply", file=sys.stderr)
     output_dir = Path(training.output_dir)
     start = open_run_folder(
         output_dir, resume=args.run.resume, overwrite=args.run.overwrite, training=training, fixed=FIXED_ON_RESUME,
