@@ -42,7 +42,7 @@ from gtpo.run.checkpoints import COMPLETE_MARKER, STAGING_PREFIX, OutputDirError
 from gtpo.run.io import write_text_atomic
 
 RUN_CONFIG = "run_config.yaml"
-RUN_MARKERS = ("checkpoint-*", f"{STAGING_PREFIX}*", "metrics.jsonl", RUN_CONFIG)  # a folder holding one holds a run
+RUN_MARKERS = ("checkpoint-*", f"{STAGING_PREFIX}*", "metrics.jsonl", RUN_CONFIG)  # any of them: a run
 RUN_FILES = (
     *RUN_MARKERS, "conflict_samples.jsonl", "adapter", "runs",  # gtpo's logs, the merged-LoRA adapter, TensorBoard
     "*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin", "config.json", "generation_config.json",
@@ -50,7 +50,7 @@ RUN_FILES = (
     "chat_template.jinja", "vocab.json", "merges.txt", "tokenizer.model", "training_args.bin", COMPLETE_MARKER,
     "all_results.json", "train_results.json",
 )  # fmt: skip
-MODEL_CARD = "README.md"  # TRL's model card, removed only when it is one (front matter tagged generated_from_trainer)
+MODEL_CARD = "README.md"  # TRL's model card: deleted only when it is one (tagged generated_from_trainer)
 
 # Fields a resumed run cannot change (each section by name, and the training config's fields by name).
 FIXED_SECTIONS = ("task", "rewards", "model")
@@ -98,7 +98,8 @@ def run_files(output_dir: str | Path) -> list[Path]:
         return []
     found = [p for p in folder.iterdir() if _matches(p.name, RUN_FILES)]
     card = folder / MODEL_CARD
-    if card.is_file() and card.read_text(errors="replace").startswith("---") and "generated_from_trainer" in card.read_text(errors="replace"):
+    text = card.read_text(errors="replace") if card.is_file() else ""
+    if text.startswith("---") and "generated_from_trainer" in text:
         found.append(card)
     return sorted(found)
 
