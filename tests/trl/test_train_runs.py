@@ -67,16 +67,17 @@ def test_a_run_folder_is_never_written_into_by_accident(recipe, tmp_path, capsys
 def test_resume_records_what_it_changed_and_overwrite_starts_again(recipe, tmp_path, capsys):
     out = tmp_path / "out"
     assert main([recipe]) == 0
-    assert main([recipe, "--resume", "--max_steps", "2", "--reward_timeout", "60"]) == 0
+    assert main([recipe, "--resume", "--max_steps", "3", "--reward_timeout", "60", "--logging_steps", "2"]) == 0
     saved = yaml.safe_load((out / "run_config.yaml").read_text())
     assert saved["resumes"] == [{"step": 1, "checkpoint": "checkpoint-1", "changed": {
-        "reward_timeout": {"was": 120.0, "now": 60.0}, "max_steps": {"was": 1, "now": 2}}}]  # fmt: skip
-    assert saved["training"]["max_steps"] == 2 and saved["ended"] == {"step": 2, "max_steps": 2}
-    assert steps(out) == [1, 2] and (out / "checkpoint-2").is_dir()
+        "reward_timeout": {"was": 120.0, "now": 60.0}, "max_steps": {"was": 1, "now": 3},
+        "logging_steps": {"was": 1, "now": 2}}}]  # fmt: skip
+    assert saved["training"]["max_steps"] == 3 and saved["ended"] == {"step": 3, "max_steps": 3}
+    assert steps(out) == [1, 2] and (out / "checkpoint-3").is_dir()  # logged every 2 steps, as recorded
     (out / "notes.txt").write_text("mine")
     assert main([recipe, "--overwrite"]) == 0
     assert "--overwrite: deleted the run" in capsys.readouterr().err
-    assert steps(out) == [1] and not (out / "checkpoint-2").exists() and (out / "notes.txt").read_text() == "mine"
+    assert steps(out) == [1] and not (out / "checkpoint-3").exists() and (out / "notes.txt").read_text() == "mine"
     saved = yaml.safe_load((out / "run_config.yaml").read_text())
     assert "resumes" not in saved and saved["ended"] == {"step": 1, "max_steps": 1}
 

@@ -76,9 +76,17 @@ def nonfinite_parameters(model: Any) -> list[str]:
 class AtomicCheckpoints:
     """Mixin for a transformers `Trainer`: each checkpoint is transformers' own save, written into a
     staging folder and renamed into place (`gtpo.run.checkpoints`), so a kill mid-save never leaves a
-    `checkpoint-N/` that resuming would pick. Hooks: `_get_output_dir`, `_save_checkpoint`."""
+    `checkpoint-N/` that resuming would pick. On resume, the run's own `logging_steps`, `eval_steps` and
+    `save_steps` apply: transformers would take them from the checkpoint's trainer_state.json (with a
+    warning), while a resume records them as applied (`gtpo.run.folder`). Hooks: `_get_output_dir`,
+    `_save_checkpoint`, `_init_training_state`."""
 
     _staging_dir: str | None = None
+
+    def _init_training_state(self, max_steps, *args, **kwargs):
+        started = super()._init_training_state(max_steps, *args, **kwargs)
+        self.state.compute_steps(self.args, max_steps)  # the arguments' steps, not the checkpoint's
+        return started
 
     def _get_output_dir(self, trial) -> str:
         return self._staging_dir or super()._get_output_dir(trial)
