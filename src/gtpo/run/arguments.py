@@ -122,8 +122,9 @@ class GuardArguments:
     reward_guard: bool = field(
         default=True,
         metadata={"help": "Run reward functions under the guard (deadline, failures score 0 and are counted, the "
-                  "stops above). false (YAML: off; --no_reward_guard): TRL gets the functions untouched; an exception stops the run, "
-                  "reward_timeout and max_failed_reward_steps do not apply and reward_errors is not logged."},
+                  "stops above). false (YAML: off; --no_reward_guard): TRL gets the functions untouched; an "
+                  "exception stops the run, reward_timeout and max_failed_reward_steps do not apply and "
+                  "reward_errors is not logged."},
     )
 
     def __post_init__(self) -> None:
