@@ -73,7 +73,11 @@ def test_resume_records_what_it_changed_and_overwrite_starts_again(recipe, tmp_p
         "reward_timeout": {"was": 120.0, "now": 60.0}, "max_steps": {"was": 1, "now": 3},
         "logging_steps": {"was": 1, "now": 2}}}]  # fmt: skip
     assert saved["training"]["max_steps"] == 3 and saved["ended"] == {"step": 3, "max_steps": 3}
-    assert steps(out) == [1, 2] and (out / "checkpoint-3").is_dir()  # logged every 2 steps, as recorded
+    trained = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    # logged every 2 steps, as recorded (step 3's row is TRL's end-of-training log of the metrics pending since step 2,
+    # without a loss); with the checkpoint's logging_steps 1 step 3 would log a loss too
+    assert [(r["step"], r["loss"] is not None) for r in trained] == [(1, True), (2, True), (3, False)]
+    assert (out / "checkpoint-3").is_dir()
     (out / "notes.txt").write_text("mine")
     assert main([recipe, "--overwrite"]) == 0
     assert "--overwrite: deleted the run" in capsys.readouterr().err
