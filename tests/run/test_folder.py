@@ -145,3 +145,10 @@ def test_record_end_marks_the_finished_run(tmp_path):
     assert yaml.safe_load((tmp_path / "run_config.yaml").read_text())["ended"] == {"step": 5, "max_steps": 5}
     record_end(tmp_path / "none", SimpleNamespace(global_step=5, max_steps=5))  # no run_config.yaml: nothing written
     assert not (tmp_path / "none").exists()
+
+
+def test_resume_without_a_checkpoint_starts_again_at_step_0(tmp_path):
+    run = make_run(tmp_path / "run", steps=())  # killed before its first checkpoint: logs, no checkpoint
+    start = open_run_folder(run, resume="last", overwrite=False, training=training(),
+                            config=config(learning_rate=0.05))  # nothing was kept, so nothing to compare  # fmt: skip
+    assert start.checkpoint is None and start.resumes == []

@@ -221,15 +221,16 @@ def open_run_folder(output_dir: str | Path, *, resume: str | None, overwrite: bo
             f"--resume: the run in {folder} ended at step {ended.get('step')} without a checkpoint to continue from "
             "(save_strategy 'no'); --overwrite to start again, or train from its final model into a new --output_dir"
         )
+    if checkpoint is None:  # nothing to continue: the run starts again at step 0 (its logs are cut to step 0)
+        return RunStart(None, [])
     resumes = list((old or {}).get("resumes") or [])
-    if checkpoint is not None:
-        entry: dict[str, Any] = {"step": step, "checkpoint": Path(checkpoint).name}
-        resumes.append(entry)
-        note(f"{prog}: resuming from {checkpoint}")
-        if changes:
-            entry["changed"] = {name: {"was": was, "now": now} for name, (_, was, now) in changes.items()}
-            note(f"{prog}: --resume applies {', '.join(entry['changed'])} from step {step} (recorded in "
-                 f"{RUN_CONFIG} under resumes)")  # fmt: skip
+    entry: dict[str, Any] = {"step": step, "checkpoint": Path(checkpoint).name}
+    resumes.append(entry)
+    note(f"{prog}: resuming from {checkpoint}")
+    if changes:
+        entry["changed"] = {name: {"was": was, "now": now} for name, (_, was, now) in changes.items()}
+        note(f"{prog}: --resume applies {', '.join(entry['changed'])} from step {step} (recorded in "
+             f"{RUN_CONFIG} under resumes)")  # fmt: skip
     return RunStart(checkpoint, resumes)
 
 
