@@ -2,8 +2,9 @@
 
     TaskArguments       which problems: task name, split, source, subjects, limit, seed, options
     RewardArguments     which rewards (registered names or 'module:function') and the answer rule
-    GuardArguments      the run guards: reward deadline, non-finite updates in a row before stopping
-    RunArguments        resuming
+    GuardArguments      the run guards: the reward guard and its deadline, failed reward batches and
+                        non-finite updates in a row before stopping
+    RunArguments        resuming or overwriting the run in output_dir
     AlgorithmArguments  `gtpo train` only: the algorithm (GTPO or the GRPO baseline) and its logging
 
 The engine's own configuration (TRL's GRPOConfig / GTPOConfig / SFTConfig, ModelConfig) sits beside
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gtpo.rewards import TOLERANCES, reward_names
-from gtpo.run.guards import MAX_NONFINITE_STEPS, REWARD_TIMEOUT
+from gtpo.run.guards import MAX_FAILED_REWARD_STEPS, MAX_NONFINITE_STEPS, REWARD_TIMEOUT
 from gtpo.run.plugins import is_spec
 from gtpo.tasks import parse_options
 
@@ -140,7 +141,24 @@ class GuardArguments:
                   "a row the run saves a checkpoint of the last finite parameters and stops."},
     )
 
+    max_failed_reward_steps: int = field(
+        default=MAX_FAILED_REWARD_STEPS,
+        metadata={"help": "Stop the run (exit 1, naming the function and its error) when a reward function failed "
+                  "(raised, timed out or returned no finite number) on every completion of this many generation "
+                  "batches in a row (one batch per optimizer step with TRL's defaults): the run cannot learn from it."},
+    )
+    reward_guard: bool = field(
+        default=True,
+        metadata={"help": "Run reward functions under the guard (deadline, failures score 0 and are counted, the "
+                  "stops above). false (YAML: off; --no_reward_guard): TRL gets the functions untouched; an "
+                  "exception stops the run, reward_timeout and max_failed_reward_steps do not apply and "
+                  "reward_errors is not logged."},
+    )
+
     def __post_init__(self) -> None:
+        if self.max_failed_reward_steps < 1:
+            raise ValueError(f"max_failed_reward_steps={self.max_failed_reward_steps}: must be >= 1 "
+                             f"(default {MAX_FAILED_REWARD_STEPS}).")  # fmt: skip
         if self.reward_timeout is not None and not self.reward_timeout > 0:
             raise ValueError(f"reward_timeout={self.reward_timeout}: must be > 0 seconds (or null for no deadline).")
         if self.max_nonfinite_steps < 1:
@@ -150,12 +168,19 @@ class GuardArguments:
 
 @dataclass
 class RunArguments:
-    """Resuming a run (`gtpo train` and `gtpo sft`)."""
+    """Resuming or overwriting the run in output_dir (`gtpo train` and `gtpo sft`; `gtpo.run.folder`)."""
 
     resume: str | None = field(
         default=None,
         metadata={"help": "Resume from the last complete checkpoint in output_dir ('last', or a bare --resume; "
-                  "starts at step 0 if there is none) or from the checkpoint folder given."},
+                  "starts at step 0 if there is none) or from the checkpoint folder given. A run that reached its "
+                  "max_steps trains nothing (exit 0); fields a resumed run cannot change are refused "
+                  "(docs/guards.md, 'Run folders')."},
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "output_dir holds a run: delete its files (checkpoints, logs, run_config.yaml, the final "
+                  "model) and start again. Without --resume or --overwrite, a folder holding a run is refused."},
     )
 
 

@@ -7,7 +7,8 @@ weights to `conflict_samples.jsonl`. TensorBoard is transformers' own callback (
 [tensorboard]`), which receives every TRL and GTPO metric under its TRL name.
 
 `skipped_updates` (non-finite updates skipped) and `reward_errors` (completions whose reward function
-failed and scored 0) are counts since the previous row, from the run guards (`gtpo.run.guards`).
+failed and scored 0) are counts since the previous row, from the run guards (`gtpo.run.guards`); the
+console line shows them when they are not 0.
 
 `format_rate` and `accuracy` are reported by the reward wrappers (`gtpo.trl.rewards`) through TRL's
 `log_metric`, so GRPO runs get them too.
@@ -138,6 +139,7 @@ class RunLogger(TrainerCallback):
             shown = ("loss", "reward", "format_rate", "accuracy", "token_accuracy", "entropy", "conflict_frac_neg",
                      "filtered_frac")  # fmt: skip
             parts = [f"{k}={row[k]:.4g}" for k in shown if row.get(k) is not None]
+            parts += [f"{k}={row[k]}" for k in COUNT_KEYS if row.get(k)]  # the guards' counts, when not 0
             print(f"[gtpo] step {row['step']}: " + " ".join(parts), flush=True)
         self._write_sample()
 
