@@ -209,7 +209,7 @@ def run_one(spec: dict) -> None:
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
     ):
-        resume = ["--resume"] if spec.get("resumable") else []
+        resume = ["--resume"] if spec.get("resumable") else ["--overwrite"]  # a killed attempt starts again
         status = train_cli.main([spec.get("recipe", str(RECIPE)), *spec["argv"], "--output_dir", str(train_dir), *resume])
     if status != 0:
         raise SystemExit(f"gtpo train failed (exit {status}); see {run / 'train.log'}")

@@ -119,3 +119,29 @@ def test_the_collapse_monitors_step_is_marked(tmp_path):
     lines = findings([load_run(run_dir, "gtpo")], 0.1)
     assert "- collapse monitor (gtpo): warned at step 12 (entropy below the limit); dotted line in the plots." in lines
     assert not any("collapse" in line for line in findings([load_run(_write_run(tmp_path / "quiet"), "q")], 0.1))
+
+
+def _reward_run(path, rewards, weights, values):
+    path.mkdir(parents=True)
+    rows = [{"step": s + 1, "reward": sum(v.values()), **{f"reward/{k}": x for k, x in v.items()}} for s, v in enumerate(values)]
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (path / "run_config.yaml").write_text(json.dumps({"algo": "grpo", "rewards": {"rewards": rewards},
+                                                      "training": {"reward_weights": weights}}))  # fmt: skip
+    return path
+
+
+def test_reward_panel_comes_from_the_runs_functions_and_unlogged_panels_are_omitted(tmp_path):
+    from gtpo.report import reward_plot, write_plots
+
+    paper = load_run(_reward_run(tmp_path / "paper", ["format", "correctness"], [1.0, 1.0],
+                                 [{"format": 10.0, "correctness": 0.0}] * 3))  # fmt: skip
+    assert reward_plot([paper]) == ("Mean reward: format + correctness (0..20)", (0.0, 20.0))
+    mine = load_run(_reward_run(tmp_path / "mine", ["./my_reward.py:score", "mod:brevity"], [0.5, 1.0],
+                                [{"score": 1.0, "brevity": 0.2}] * 3))  # fmt: skip
+    assert mine.rewards == ["score", "brevity"]
+    assert reward_plot([mine]) == ("Mean reward: 0.5 x score + brevity", None)  # unknown range: axis follows data
+    assert reward_plot([paper, mine])[1] is None
+    out = tmp_path / "report"
+    out.mkdir()
+    assert write_plots([mine], out) == ["overview.png", "reward.png", "reward_functions.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["overview.png", "reward.png", "reward_functions.png"]

@@ -6,11 +6,17 @@ Reads what `gtpo train` writes in each run folder:
 - `conflict_samples.jsonl` (optional): per logged step, one group of completions with their tokens
   and GTPO weights lambda (0 = protected conflict token of a negative completion, w > 1 = amplified
   conflict token of a positive completion, 1 = ordinary token).
-- `run_config.yaml` (optional): shown as the run's algorithm when it names one.
+- `run_config.yaml` (optional): the run's algorithm, its reward functions (`rewards`) and their
+  `reward_weights`.
 
-Writes into the output folder: one PNG per metric with every run overlaid (raw values thin, a
-moving average over a tenth of the run bold), `overview.png` (accuracy, formatting, entropy, conflict fraction in a 2x2
-grid), `summary.md` (a table of final and mean values per run, the plots, the conflict view in
+Writes into the output folder: one PNG per metric the runs logged, with every run overlaid (raw values
+thin, a moving average over a tenth of the run bold); a metric no run logged gets no plot. The
+reward panel is titled with the runs' own reward functions and weights ("Mean reward: 0.5 x score +
+brevity"); it has a fixed axis (e.g. 0..20 for format + correctness) only when every function is a
+built-in with a known range, else the axis follows the values. `reward_functions.png` draws each
+function's mean (`reward/<name>` in metrics.jsonl). `overview.png` holds up to four of accuracy,
+formatting, entropy, conflict fraction, reward and completion length, the first ones logged;
+`summary.md` (a table of final and mean values per run, the plots, the conflict view in
 markdown: `[[token]]` amplified, `~~token~~` protected) and `conflicts.html` (the same view in colour).
 Matplotlib runs with the Agg backend, so no display is needed.
 """
@@ -34,11 +40,14 @@ PLOTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Conflict-token fraction (solid: positive, dashed: negative)",
         ("conflict_frac_pos", "conflict_frac_neg"),
     ),
-    "reward": ("Mean reward (0..20)", ("reward",)),
+    "reward": ("Mean reward", ("reward",)),  # the title and axis come from the runs' functions (reward_plot)
+    "reward_functions": ("Mean of each reward function (before weights)", ()),  # keys: the runs' reward/<name>
     "completion_length": ("Mean completion length (tokens)", ("completion_length",)),
 }
 RATES = ("accuracy", "format_rate")  # plotted on a fixed 0..1 axis
-OVERVIEW = ("accuracy", "format_rate", "entropy", "conflict_frac")
+OVERVIEW = ("accuracy", "format_rate", "entropy", "conflict_frac", "reward", "completion_length")  # first 4 logged
+REWARD_PREFIX = "reward/"  # metrics.jsonl: reward/<name> is one reward function's mean (gtpo.run.logger)
+KNOWN_RANGES = {"format": (0.0, 10.0), "correctness": (0.0, 10.0)}  # built-in rewards' ranges (gtpo.rewards)
 SUMMARY_KEYS = (
     "accuracy", "format_rate", "entropy", "conflict_frac_pos", "conflict_frac_neg", "filtered_frac",
     "reward", "completion_length",
@@ -75,6 +84,8 @@ class Run:
     metrics: list[dict]
     samples: list[dict]
     algo: str | None = None
+    rewards: list[str] = field(default_factory=list)  # reward function names, from run_config.yaml or the metrics
+    reward_weights: list[float] | None = None  # run_config.yaml's training.reward_weights (None: all 1)
 
     def series(self, key: str) -> tuple[list[float], list[float]]:
         """(steps, values) for `key`, skipping missing, null and non-finite values."""
@@ -112,7 +123,7 @@ def load_run(path: str | Path, label: str | None = None) -> Run:
         )
     samples_file = path / "conflict_samples.jsonl"
     samples = _read_jsonl(samples_file) if samples_file.is_file() else []
-    algo = None
+    algo, rewards, weights = None, [], None
     config_file = path / "run_config.yaml"
     if config_file.is_file():
         import yaml
@@ -120,7 +131,38 @@ def load_run(path: str | Path, label: str | None = None) -> Run:
         config = yaml.safe_load(config_file.read_text()) or {}
         if isinstance(config, dict):
             algo = config.get("algo") or config.get("loss_type")
-    return Run(label or path.resolve().name, path, _read_jsonl(metrics_file), samples, algo)
+            specs = (config.get("rewards") or {}).get("rewards") if isinstance(config.get("rewards"), dict) else None
+            rewards = [str(spec).rpartition(":")[2] for spec in specs or []]  # 'file.py:score' is logged as score
+            weights = (config.get("training") or {}).get("reward_weights") if isinstance(config.get("training"), dict) else None
+    metrics = _read_jsonl(metrics_file)
+    logged = [k[len(REWARD_PREFIX) :] for k in dict.fromkeys(k for row in metrics for k in row) if k.startswith(REWARD_PREFIX)]
+    if not rewards or (logged and set(logged) != set(rewards)):
+        rewards, weights = logged, None
+    if weights is not None and len(weights) != len(rewards):
+        weights = None
+    return Run(label or path.resolve().name, path, metrics, samples, algo, rewards, weights)
+
+
+def reward_plot(runs: list[Run]) -> tuple[str, tuple[float, float] | None]:
+    """(title, fixed y range or None) of the reward panel, from the runs' reward functions and weights."""
+    def terms(run: Run) -> list[tuple[float, str]]:
+        return list(zip(run.reward_weights or [1.0] * len(run.rewards), run.rewards, strict=True))
+
+    kinds = {tuple(terms(run)) for run in runs if run.rewards}
+    if len(kinds) != 1:
+        return ("Mean reward (each run's weighted sum of its reward functions)" if kinds else "Mean reward"), None
+    (combo,) = kinds
+    formula = " + ".join(name if weight == 1 else f"{weight:g} x {name}" for weight, name in combo)
+    if not all(name in KNOWN_RANGES for _, name in combo):
+        return f"Mean reward: {formula}", None
+    low = sum(min(w * KNOWN_RANGES[n][0], w * KNOWN_RANGES[n][1]) for w, n in combo)
+    high = sum(max(w * KNOWN_RANGES[n][0], w * KNOWN_RANGES[n][1]) for w, n in combo)
+    return f"Mean reward: {formula} ({low:g}..{high:g})", (low, high)
+
+
+def reward_keys(runs: list[Run]) -> tuple[str, ...]:
+    """The reward/<name> metrics of the runs, in order of first appearance."""
+    return tuple(dict.fromkeys(REWARD_PREFIX + name for run in runs for name in run.rewards))
 
 
 def smooth(values: list[float], window: int) -> list[float]:
@@ -140,7 +182,7 @@ def summarize(values: list[float], tail: float) -> tuple[float, float]:
     return sum(values[-k:]) / k, sum(values) / len(values)
 
 
-def _draw(ax, runs: list[Run], keys: tuple[str, ...], title: str) -> bool:
+def _draw(ax, runs: list[Run], keys: tuple[str, ...], title: str, ylim: tuple[float, float] | None = None) -> bool:
     drew = False
     for index, run in enumerate(runs):
         color = f"C{index}"
@@ -148,44 +190,67 @@ def _draw(ax, runs: list[Run], keys: tuple[str, ...], title: str) -> bool:
             steps, values = run.series(key)
             if not values:
                 continue
-            style = "-" if key_index == 0 else "--"
+            style = ("-", "--", ":", "-.")[key_index % 4]
             window = max(1, len(values) // 10)
             ax.plot(steps, values, style, color=color, alpha=0.25, linewidth=0.8)
-            suffix = f" ({key.rsplit('_', 1)[-1]})" if len(keys) > 1 else ""
+            short = key[len(REWARD_PREFIX) :] if key.startswith(REWARD_PREFIX) else key.rsplit("_", 1)[-1]
+            suffix = f" ({short})" if len(keys) > 1 else ""
             ax.plot(steps, smooth(values, window), style, color=color, linewidth=2, label=run.label + suffix)
             drew = True
         for step in run.series("collapse")[0]:  # where the collapse monitor warned
             ax.axvline(step, color=color, linestyle=":", linewidth=1.2)
-    if keys[0] in RATES:
+    if keys and keys[0] in RATES:
         ax.set_ylim(-0.02, 1.02)
+    elif ylim is not None:
+        pad = 0.02 * (ylim[1] - ylim[0])
+        ax.set_ylim(ylim[0] - pad, ylim[1] + pad)
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)
     if drew:
         ax.legend(fontsize=7)
-    else:
-        ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
     return drew
 
 
+def panels(runs: list[Run]) -> dict[str, tuple[str, tuple[str, ...], tuple[float, float] | None]]:
+    """stem -> (title, keys, fixed y range) of every panel with data in at least one run."""
+    out = {}
+    for stem, (title, keys) in PLOTS.items():
+        ylim = None
+        if stem == "reward":
+            title, ylim = reward_plot(runs)
+        elif stem == "reward_functions":
+            keys = reward_keys(runs)
+        if any(run.series(key)[1] for run in runs for key in keys):
+            out[stem] = (title, keys, ylim)
+    return out
+
+
 def write_plots(runs: list[Run], output: Path) -> list[str]:
-    """One PNG per metric plus overview.png; returns the file names written."""
+    """One PNG per metric the runs logged, plus overview.png (up to four of them); returns the file names."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    shown = panels(runs)
     written = []
-    for stem, (title, keys) in PLOTS.items():
+    for stem, (title, keys, ylim) in shown.items():
         fig, ax = plt.subplots(figsize=(6, 3.6))
-        if _draw(ax, runs, keys, title):
-            fig.tight_layout()
-            fig.savefig(output / f"{stem}.png", dpi=110)
-            written.append(f"{stem}.png")
+        _draw(ax, runs, keys, title, ylim)
+        fig.tight_layout()
+        fig.savefig(output / f"{stem}.png", dpi=110)
+        written.append(f"{stem}.png")
         plt.close(fig)
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for ax, stem in zip(axes.flat, OVERVIEW, strict=True):
-        _draw(ax, runs, PLOTS[stem][1], PLOTS[stem][0])
+    overview = [stem for stem in OVERVIEW if stem in shown][:4]
+    if not overview:
+        return written
+    rows, cols = (1, len(overview)) if len(overview) <= 2 else (2, 2)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.5 * rows), squeeze=False)
+    for ax, stem in zip(axes.flat, overview, strict=False):
+        _draw(ax, runs, shown[stem][1], shown[stem][0], shown[stem][2])
+    for ax in list(axes.flat)[len(overview) :]:
+        ax.remove()
     fig.tight_layout()
     fig.savefig(output / "overview.png", dpi=110)
     plt.close(fig)
@@ -194,7 +259,7 @@ def write_plots(runs: list[Run], output: Path) -> list[str]:
 
 def training_table(runs: list[Run], tail: float) -> str:
     """Markdown table: per run and metric, final (mean of the last `tail` steps) / mean over the run."""
-    keys = [k for k in SUMMARY_KEYS if any(run.series(k)[1] for run in runs)]
+    keys = [k for k in (*SUMMARY_KEYS, *reward_keys(runs)) if any(run.series(k)[1] for run in runs)]
     head = "| run | steps | " + " | ".join(keys) + " |"
     lines = [head, "|" + "---|" * (len(keys) + 2)]
     for run in runs:
@@ -211,7 +276,7 @@ def training_table(runs: list[Run], tail: float) -> str:
 def findings(runs: list[Run], tail: float) -> list[str]:
     """Plain statements of what the logged numbers show (no interpretation beyond the numbers)."""
     out = []
-    for key in ("accuracy", "format_rate", "entropy", "conflict_frac_pos"):
+    for key in ("accuracy", "format_rate", "entropy", "conflict_frac_pos", *reward_keys(runs)):
         parts = []
         for run in runs:
             first, final, _ = run.trend(key, tail)

@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from gtpo.core import conflict_tensors, gtpo_loss, token_advantages
+from gtpo.core import conflict_tensors, group_advantages, gtpo_loss, token_advantages
 from gtpo.core.conflict import group_index
 
 
@@ -97,6 +97,37 @@ def test_hand_example():
     assert dropped[1].abs().sum() == 0 and metrics["filtered_frac"] == pytest.approx(1 / 3)
 
 
+def test_constant_reward_group_gets_only_the_entropy_shaping():
+    # the paper's A'_{i,t} = delta_i * (A_i - gamma * <H>_i) * lambda_{i,t}: a group whose rewards are all
+    # equal has A_i = 0, no positive and no negative row, hence no conflicts and lambda = 1 on every valid
+    # token, so each token gets -gamma * <H>_i (the code keeps the paper's formula for constant groups)
+    rewards = torch.tensor([10.0, 10.0, 10.0])
+    adv = group_advantages(rewards, 3)
+    assert adv.tolist() == [0.0, 0.0, 0.0]  # exactly 0, not a rounding residue
+    # the rows share their first two tokens (they would be conflicts in a mixed group); row 2 is padded
+    ids = torch.tensor([[5, 6, 7, 8], [5, 6, 9, 8], [5, 6, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 0, 0]])
+    entropy = torch.tensor([[0.25, 0.25, 0.5, 0.5], [0.125, 0.125, 0.125, 0.125], [0.5, 0.0, 3.0, 3.0]])
+    # <H>_0 = (0.25 + 0.25 + 0.5 + 0.5) / 4 = 0.375; <H>_1 = 0.125; <H>_2 = (0.5 + 0.0) / 2 = 0.25 (padding
+    # ignored); all <= ln 2 and <= <H>_ini = 0.5, so the filter keeps every row (delta = 1)
+    # gamma = 0.5: A' = -0.5 * 0.375 = -0.1875, -0.5 * 0.125 = -0.0625, -0.5 * 0.25 = -0.125 on valid tokens
+    weights, conflicts, _ = conflict_tensors(ids, mask, adv, 3)
+    assert not conflicts.any()
+    assert weights.tolist() == [[1.0] * 4, [1.0] * 4, [1.0, 1.0, 0.0, 0.0]]  # no conflict weights
+    token_adv, metrics = token_advantages(ids, mask, adv, entropy, torch.zeros(3, dtype=torch.long),
+                                          gamma=0.5, initial_entropy=0.5)  # fmt: skip
+    assert token_adv.tolist() == [[-0.1875] * 4, [-0.0625] * 4, [-0.125, -0.125, 0.0, 0.0]]
+    assert metrics["filtered_frac"] == 0.0
+    assert torch.isnan(metrics["conflict_frac_pos"]) and torch.isnan(metrics["conflict_frac_neg"])
+    # with the default gamma = 0.1: -0.0375, -0.0125, -0.025
+    token_adv, _ = token_advantages(ids, mask, adv, entropy, torch.zeros(3, dtype=torch.long), initial_entropy=0.5)
+    expected = torch.tensor([[-0.0375] * 4, [-0.0125] * 4, [-0.025, -0.025, 0.0, 0.0]])
+    torch.testing.assert_close(token_adv, expected)
+    # gamma = 0 removes the shaping: a constant group then takes no part in the update
+    assert token_advantages(ids, mask, adv, entropy, torch.zeros(3, dtype=torch.long), gamma=0.0,
+                            initial_entropy=0.5)[0].abs().sum() == 0  # fmt: skip
+
+
 def test_groups_of_different_sizes_and_ids_in_any_order():
     group_ids = torch.tensor([9, 3, 9, 3, 3, 1])
     assert group_index(group_ids).tolist() == [[5, -1, -1], [1, 3, 4], [0, 2, -1]]
@@ -125,3 +156,30 @@ def test_bad_input_names_the_argument(change, match):
             "initial_entropy": 0.0}  # fmt: skip
     with pytest.raises(ValueError, match=match):
         token_advantages(**{**args, **change})
+
+
+def test_entropy_mask_limits_the_mean_entropy_to_its_tokens():
+    # Two completions of one group, A = +1 / -1, 4 valid positions each; the entropy mask drops
+    # positions 1-2 of row 0 (a tool output inside a multi-turn response).
+    ids = torch.tensor([[5, 6, 7, 8], [1, 2, 3, 4]])
+    mask = torch.ones(2, 4)
+    entropy_mask = torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+    adv = torch.tensor([1.0, -1.0])
+    entropy = torch.tensor([[0.2, 3.0, 3.0, 0.4], [0.5, 0.5, 0.5, 0.5]])
+    kwargs = {"gamma": 0.1, "filter_mode": "always", "entropy_threshold": 1.0, "initial_entropy": 1.0}
+    out, metrics = token_advantages(ids, mask, adv, entropy, torch.zeros(2, dtype=torch.long),
+                                    entropy_mask=entropy_mask, **kwargs)  # fmt: skip
+    # row 0: <H> = (0.2 + 0.4) / 2 = 0.3 <= 1.0 -> kept, A' = 1 - 0.1 * 0.3 = 0.97 on every token (no conflicts);
+    # without the entropy mask <H> = 6.6 / 4 = 1.65 > 1.0 would filter the row out.
+    torch.testing.assert_close(out[0], torch.full((4,), 0.97))
+    assert float(metrics["filtered_frac"]) == 0.0
+    plain, _ = token_advantages(ids, mask, adv, entropy, torch.zeros(2, dtype=torch.long), **kwargs)
+    assert torch.equal(plain[0], torch.zeros(4))
+    # the masked entropies are never read, and a full entropy mask is the default
+    changed = entropy.clone()
+    changed[0, 1:3] = 100.0
+    again, _ = token_advantages(ids, mask, adv, changed, torch.zeros(2, dtype=torch.long),
+                                entropy_mask=entropy_mask, **kwargs)  # fmt: skip
+    assert torch.equal(again, out)
+    full, _ = token_advantages(ids, mask, adv, entropy, torch.zeros(2, dtype=torch.long), entropy_mask=mask, **kwargs)
+    assert torch.equal(full, plain)

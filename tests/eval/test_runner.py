@@ -436,3 +436,60 @@ def test_vllm_backend_with_a_stand_in_vllm_module(tiny_model_dir, tmp_path, monk
     samples = read_jsonl(tmp_path / "samples.jsonl")
     assert len(samples) == 10 and all(r["tokens"] == 3 and not r["truncated"] for r in samples)
     assert json.loads((tmp_path / "run.json").read_text())["backend"] == "vllm"
+
+
+def test_a_grader_decides_correctness_and_maj_votes_on_exact_text(tmp_path):
+    from gtpo.eval.config import EvalConfig
+    from gtpo.eval.scoring import UserGrader, score_samples
+
+    (tmp_path / "g.py").write_text("def check(c, a):\n    if c == 'boom':\n        raise ValueError('x')\n"
+                                   "    return 1.0 if c.strip() == str(a) else 0.5\n"
+                                   "def first(c):\n    return c.split()[0] if c.split() else None\n")  # fmt: skip
+    grader = UserGrader(f"{tmp_path}/g.py:check", f"{tmp_path}/g.py:first", timeout=5.0)
+    texts = ["7", "8 x", "8 y", "boom"]
+    graded = grader.grade(texts, [7, 7, 7, 7])
+    assert [g[1] for g in graded] == [1.0, 0.5, 0.5, 0.0] and [g[0] for g in graded] == ["7", "8", "8", "boom"]
+    assert graded[3][2] == "ValueError: x" and graded[0][2] is None
+
+    def records(answers):
+        return [{"id": "p", "sample": i, "completion": t, "answer": a, "format": None, "correct": g[1] >= 1.0,
+                 "score": g[1], "tokens": 1, "truncated": False, **({"error": g[2]} if g[2] else {})}
+                for i, (t, a, g) in enumerate(zip(texts, answers, graded, strict=True))]  # fmt: skip
+
+    config = EvalConfig(model=["m"], task=["custom"], output=str(tmp_path), n=4, k="1,4", grader="g.py:check",
+                        extract="g.py:first")  # fmt: skip
+    row = score_samples(records([g[0] for g in graded]), ["p"], config)
+    # extracted votes: 7 (correct) | 8, 8 | boom -> "8" wins maj@4; maj@1 = accuracy = 1/4
+    assert row["accuracy"] == 0.25 and row["maj@1"] == 0.25 and row["maj@4"] == 0.0 and row["pass@4"] == 1.0
+    assert row["format_rate"] is None and row["score"] == pytest.approx(2.0 / 4) and row["grader_errors"] == 1
+    no_extract = EvalConfig(model=["m"], task=["custom"], output=str(tmp_path), n=4, k="4", grader="g.py:check")
+    # whole texts differ ("8 x" != "8 y"): four one-vote clusters, a 4-way tie with one correct -> 1/4
+    assert score_samples(records([None] * 4), ["p"], no_extract)["maj@4"] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="--extract: only with --grader"):
+        EvalConfig(model=["m"], task=["custom"], output=str(tmp_path), extract="g.py:first")
+    with pytest.raises(ValueError, match="--prompt_field: only the custom task takes it"):
+        EvalConfig(model=["m"], task=["gsm8k"], output=str(tmp_path), prompt_field="q")
+
+
+def test_contributings_worked_example_task_is_evaluable_by_name_with_a_grader(tiny_model_dir, tmp_path, monkeypatch):
+    from gtpo.eval.cli import main as eval_main
+    from gtpo.tasks import task_names, unregister_task
+
+    guide = (Path(__file__).resolve().parents[2] / "CONTRIBUTING.md").read_text()
+    code = guide.split("## Adding a task", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "my_sums.py").write_text(code)  # the guide's example, as a user would save it
+    (tmp_path / "sums.jsonl").write_text("".join(json.dumps({"terms": [i, 2], "total": i + 2}) + "\n" for i in range(3)))
+    (tmp_path / "grade.py").write_text("def check(completion, answer):\n    return answer in completion\n")
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert eval_main(["--model", str(tiny_model_dir), "--task", "./my_sums.py:sums", "--source", "sums.jsonl",
+                          "--grader", "./grade.py:check", "--n", "2", "--k", "1,2", "--max_new_tokens", "4",
+                          "--output", "out"]) == 0  # fmt: skip
+        assert "sums" in task_names()
+    finally:
+        unregister_task("sums")
+    samples = read_jsonl(tmp_path / "out" / "samples.jsonl")
+    assert len(samples) == 6 and {s["id"] for s in samples} == {"test-0", "test-1", "test-2"}
+    for s in samples:  # a built-in-style task under --grader keeps the paper's format score
+        total = str(int(s["id"].split("-")[1]) + 2)
+        assert s["correct"] == (total in s["completion"]) and s["format"] in (0.0, 1.0, 1.5, 2.0, 10.0)

@@ -41,7 +41,6 @@ def test_task_defaults_and_normalisation():
         (dict(generate=_generate), "exactly one of convert"),
         (dict(convert="not a function"), "convert must be callable"),
         (dict(fields=""), "fields must describe"),
-        (dict(options_type=dict), "options_type is for generated tasks"),
         (dict(hub_id="no-owner"), "hub_id must look like 'owner/name'"),
         (dict(hub_configs=()), "hub_configs must not be empty"),
         (dict(hub_splits={"validation": "dev"}), r"hub_splits names splits it does not have: \['validation'\]"),

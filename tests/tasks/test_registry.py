@@ -23,7 +23,7 @@ from gtpo.tasks import (
 from gtpo.tasks.base import row_answer, row_field, row_prompt
 from gtpo.tasks.registry import unregister_task
 
-BUILT_IN = ("gsm8k", "math", "math500", "aime24", "aime25", "amc23", "arith")
+BUILT_IN = ("gsm8k", "math", "math500", "aime24", "aime25", "amc23", "arith", "custom")
 
 # name, split, rows, first answer, first id (files as listed in the data README)
 EXPECTED = [
@@ -98,12 +98,12 @@ def test_a_task_from_outside_the_package_loads_from_jsonl(sums_task, tmp_path):
         load_task("sums", "train", source=tmp_path / "sums", limit=3, seed=1)["id"][:2]
     )
     _write(path, [{"terms": [], "total": 0}])
-    with pytest.raises(TaskSourceError, match=r"row 0 of .*sums\.jsonl: field 'terms' is not a non-empty list.*"
+    with pytest.raises(TaskSourceError, match=r"sums\.jsonl:1: field 'terms' is not a non-empty list.*"
                        r"Expected fields: terms \(list of int\)"):
         load_task("sums", "test", source=path)
     with pytest.raises(TaskSourceError, match="task 'sums' has no default hub dataset. Pass --source PATH"):
         load_task("sums", "test")
-    with pytest.raises(ValueError, match=r"takes no options \(got \['x'\]\); options are for generated tasks \('arith'\)"):
+    with pytest.raises(ValueError, match=r"takes no options \(got \['x'\]\); options are for 'arith' and 'custom'"):
         load_task("sums", "test", source=path, options={"x": 1})
     with pytest.raises(ValueError, match="subjects= only applies to 'math' and 'math500', not 'sums'"):
         load_task("sums", "test", source=path, subjects=["algebra"])
@@ -122,13 +122,13 @@ def test_duplicate_registration_is_refused(sums_task):
 
 
 def test_unknown_task_lists_the_registered_ones(sums_task):
-    message = "unknown task 'gsm9k'; choose one of: gsm8k, math, math500, aime24, aime25, amc23, arith, sums"
+    message = "unknown task 'gsm9k'; choose one of: gsm8k, math, math500, aime24, aime25, amc23, arith, custom, sums"
     with pytest.raises(ValueError, match=message):
         get_task("gsm9k")
     with pytest.raises(ValueError, match=message):
         load_task("gsm9k", "test")
     unregister_task("sums")
-    with pytest.raises(ValueError, match="choose one of: gsm8k, .*, arith$"):
+    with pytest.raises(ValueError, match="choose one of: gsm8k, .*, arith, custom$"):
         get_task("sums")
     register_task(SUMS)  # for the fixture's teardown
 
@@ -192,13 +192,13 @@ def test_split_and_name_errors(shared_data):
 
 def test_bad_rows_name_row_field_and_file(tmp_path):
     path = _write(tmp_path / "test.jsonl", [{"question": "q", "answer": "#### 1"}, {"question": "q"}])
-    with pytest.raises(TaskSourceError, match=r"row 1 of .*test\.jsonl: field 'answer' is missing"):
+    with pytest.raises(TaskSourceError, match=r"test\.jsonl:2: field 'answer' is missing"):
         load_task("gsm8k", "test", source=path)
     _write(path, [{"question": "q", "answer": "no marker"}])
-    with pytest.raises(TaskSourceError, match=r"row 0 of .*: field 'answer' has no '#### <final answer>'"):
+    with pytest.raises(TaskSourceError, match=r"test\.jsonl:1: field 'answer' has no '#### <final answer>'"):
         load_task("gsm8k", "test", source=path)
     _write(path, [{"problem": "p", "answer": "  ", "subject": "Algebra", "level": 1}])
-    with pytest.raises(TaskSourceError, match="row 0 .*field 'answer' is empty"):
+    with pytest.raises(TaskSourceError, match=r"test\.jsonl:1: field 'answer' is empty"):
         load_task("math500", "test", source=tmp_path)
     _write(path, [{"problem": "p", "answer": "x"}])
     with pytest.raises(TaskSourceError, match="field 'answer' is not an integer"):
@@ -234,7 +234,7 @@ def test_duplicate_ids_fall_back_to_row_positions(tmp_path):
         ds = load_task("aime25", "test", source=path)
     assert ds["id"] == ["test-0", "test-1"]
     _write(path, [{"problem": 5, "answer": "3"}])
-    with pytest.raises(TaskSourceError, match="row 0 .*field 'problem' is not text"):
+    with pytest.raises(TaskSourceError, match=r"test\.jsonl:1: field 'problem' is not text"):
         load_task("aime25", "test", source=path)
 
 

@@ -139,3 +139,45 @@ def test_grpo_stabilizers_compose_with_gtpo(tmp_path):
     config = make(tmp_path, loss_type="dapo", epsilon_high=0.28, delta=2.0, importance_sampling_level="sequence",
                   top_entropy_quantile=0.2, entropy_coef=0.01)  # fmt: skip
     assert (config.loss_type, config.epsilon_high, config.delta) == ("dapo", 0.28, 2.0)
+
+
+REFUSED_SETTINGS = [("loss_type", "vespo"), ("loss_type", "luspo"), ("off_policy_mask_threshold", 0.5),
+                    ("multi_objective_aggregation", "normalize_then_sum"), ("beta", 0.04)]  # fmt: skip
+
+
+def constructor_error(tmp_path, name: str, value) -> str:
+    with pytest.raises(ValueError) as err:
+        make(tmp_path, **{name: value})
+    return str(err.value)
+
+
+@pytest.mark.parametrize("name, value", REFUSED_SETTINGS)
+def test_a_refused_option_set_after_construction_is_refused_when_the_trainer_is_built(tmp_path, tiny_model_dir,
+                                                                                      name, value):  # fmt: skip
+    from gtpo.trl import GTPOTrainer
+    from tests.trl.trl_helpers import answer_is_two
+
+    expected = constructor_error(tmp_path, name, value)
+    config = make(tmp_path)
+    setattr(config, name, value)
+    with pytest.raises(ValueError) as err:
+        GTPOTrainer(model=str(tiny_model_dir), reward_funcs=[answer_is_two], args=config)
+    assert str(err.value) == expected
+
+
+def test_a_refused_option_set_on_a_built_trainer_is_refused_when_training_starts(tmp_path, tiny_model_dir):
+    from tests.trl.trl_helpers import make_trainer
+
+    trainer = make_trainer(tiny_model_dir, tmp_path / "run")
+    for name, value in REFUSED_SETTINGS:
+        expected = constructor_error(tmp_path, name, value)
+        for holder in (trainer.args, trainer):  # the config, and the copy TRL's trainer keeps of the setting
+            if holder is trainer and not hasattr(trainer, name):
+                continue
+            original = getattr(holder, name)
+            setattr(holder, name, value)
+            with pytest.raises(ValueError) as err:
+                trainer.train()
+            assert str(err.value) == expected, (type(holder).__name__, name)
+            setattr(holder, name, original)
+    assert trainer.state.global_step == 0

@@ -322,6 +322,30 @@ def test_user_functions_are_guarded_but_reward_models_are_not():
     assert __name__ == "tests.trl.test_guarded"  # the CLI tests load length_reward from this module
 
 
+def test_a_resume_takes_logging_and_save_steps_from_the_arguments(tiny_model_dir, tmp_path):
+    from transformers import TrainerState
+
+    checkpoint = tmp_path / "checkpoint-1"
+    checkpoint.mkdir()
+    TrainerState(global_step=1, max_steps=3, logging_steps=1, save_steps=1, train_batch_size=8).save_to_json(checkpoint / "trainer_state.json")
+    trainer = make_trainer(tiny_model_dir, tmp_path / "run", logging_steps=2, save_steps=5)
+    trainer._init_training_state(3, 16, 1, str(checkpoint), None)
+    assert trainer.state.global_step == 1  # the checkpoint's state, with the run's own steps
+    assert (trainer.state.logging_steps, trainer.state.save_steps) == (2, 5)
+
+
+def test_reward_guard_off_hands_trl_the_functions_untouched(tiny_model_dir, tmp_path):
+    from gtpo.tasks import load_task
+
+    data = load_task("arith", limit=4, seed=0)
+    trainer = GuardedGRPOTrainer(str(tiny_model_dir), [answer_is_two], args=gtpo_args(tmp_path), train_dataset=data,
+                                 reward_guard=False)  # fmt: skip
+    assert len(trainer.reward_funcs) == 1 and trainer.reward_funcs[0] is answer_is_two
+    guarded = GuardedGRPOTrainer(str(tiny_model_dir), [answer_is_two], args=gtpo_args(tmp_path), train_dataset=data,
+                                 max_failed_reward_steps=5)  # fmt: skip
+    assert isinstance(guarded.reward_funcs[0], RewardGuard) and guarded.reward_funcs[0].max_failed == 5
+
+
 def test_a_model_with_nan_weights_is_refused_before_training(tiny_model_dir, tmp_path):
     import shutil
 

@@ -70,6 +70,10 @@ def test_trains_logs_checkpoints_and_resumes(tmp_path, tiny_model_dir):
     assert yaml.safe_load((run / "run_config.yaml").read_text())["algo"] == "sft"
     assert (run / "checkpoint-2" / "trainer_state.json").is_file() and (run / "model.safetensors").is_file()
     assert not list(run.glob(".tmp-checkpoint-*"))
+    before = sorted((p.relative_to(run), p.stat().st_mtime_ns) for p in run.rglob("*"))
+    assert gtpo_main(["sft", str(recipe)]) == 2  # the run folder holds a run: --resume or --overwrite
+    assert gtpo_main(["sft", str(recipe), "--resume"]) == 0  # max_steps 2 reached: nothing trained or written
+    assert sorted((p.relative_to(run), p.stat().st_mtime_ns) for p in run.rglob("*")) == before
     # resume: two more steps continue from checkpoint-2 (global step 2 -> 4); the log keeps steps 1-2
     assert gtpo_main(["sft", str(recipe), "--max_steps", "4", "--resume"]) == 0
     state = json.loads((run / "checkpoint-4" / "trainer_state.json").read_text())

@@ -118,7 +118,8 @@ def test_missing_local_model_points_to_the_command(tmp_path, capsys):
 
 def test_every_shipped_recipe_is_tested():
     assert {p.name for p in RECIPES.glob("*.yaml")} == {
-        "tiny-cpu.yaml", "qwen2.5-3b-gsm8k.yaml", "llama3.1-8b-math.yaml", "smollm2-135m-gtpo.yaml", "smollm2-135m-sft.yaml"
+        "tiny-cpu.yaml", "qwen2.5-3b-gsm8k.yaml", "llama3.1-8b-math.yaml", "smollm2-135m-gtpo.yaml", "smollm2-135m-sft.yaml",
+        "custom-example.yaml",
     }  # fmt: skip
 
 

@@ -63,7 +63,7 @@ def test_an_unknown_task_is_named_with_the_choices(command, recipe, capsys, no_m
         Path(recipe).write_text(text)
     assert main([command, recipe, "--task", "nosuch"]) == 2
     err = one_line(capsys)
-    assert f"gtpo {command}: error: task='nosuch': unknown task; choose one of " in err and "gsm8k" in err
+    assert f"gtpo {command}: error: task: unknown task 'nosuch'; choose one of: gsm8k, " in err and "my_tasks.py" in err
 
 
 def test_a_source_for_the_default_generated_task_is_refused(recipe, capsys, no_model_load):

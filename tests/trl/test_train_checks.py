@@ -71,7 +71,7 @@ def test_dataset_rows_missing_fields_or_empty_answers(recipe, tmp_path, capsys):
     data = tmp_path / "gsm8k.jsonl"
     data.write_text(json.dumps({"question": "1+1?", "answer": "#### 2"}) + "\n" + json.dumps({"question": "2+2?"}) + "\n")
     assert main([recipe, "--task", "gsm8k", "--task_source", str(data)]) == 2
-    assert "row 1 of" in (err := capsys.readouterr().err) and "field 'answer' is missing" in err
+    assert "gsm8k.jsonl:2: field 'answer' is missing" in capsys.readouterr().err
     data.write_text(json.dumps({"question": "1+1?", "answer": ""}) + "\n")
     assert main([recipe, "--task", "gsm8k", "--task_source", str(data)]) == 2
     assert "field 'answer' is empty" in capsys.readouterr().err
@@ -109,7 +109,7 @@ def test_user_reward_module_function(recipe, capsys, nothing_heavy):
     assert func([[{"role": "assistant", "content": "x"}], ""], answer=["1", "2"]) == [1.0, 0.0]
     assert main([recipe, "--rewards", "format", "no_such_module:f"]) == 2
     err = capsys.readouterr().err
-    assert "cannot load 'no_such_module:f'" in err and "PYTHONPATH" in err
+    assert "cannot import 'no_such_module' for 'no_such_module:f'" in err and "PYTHONPATH" in err
     one_arg = reward_funcs(["tests.trl.test_guarded:sevens"])[0]  # f(completion) -> float: no answer passed
     assert one_arg(["77", [{"role": "assistant", "content": "a7"}]], answer=["1", "2"]) == [2.0, 1.0]
     assert main([recipe, "--rewards", "format", "tests.trl.test_guarded:three_args"]) == 2

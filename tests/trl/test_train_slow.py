@@ -13,7 +13,8 @@ from transformers import AutoModelForCausalLM
 from gtpo.run.logger import METRIC_KEYS
 from gtpo.trl.train import main
 
-RECIPE = str(Path(__file__).resolve().parents[2] / "recipes" / "tiny-cpu.yaml")
+REPO = Path(__file__).resolve().parents[2]
+RECIPE = str(REPO / "recipes" / "tiny-cpu.yaml")
 
 
 def small_run(model_dir, output_dir, *extra: str) -> list[str]:
@@ -36,7 +37,7 @@ def test_three_gtpo_steps_train_and_log(tiny_model_dir, tmp_path):
     metrics = rows(out / "metrics.jsonl")
     assert [m["step"] for m in metrics] == [1, 2, 3]
     for m in metrics:
-        assert tuple(m) == METRIC_KEYS
+        assert tuple(m) == (*METRIC_KEYS, "reward/format", "reward/correctness")  # + each function's mean
         for key in ("loss", "reward", "reward_format", "reward_correctness", "format_rate", "accuracy",
                     "completion_length", "entropy", "completion_entropy", "initial_entropy",
                     "filtered_frac", "lr"):  # fmt: skip
@@ -60,7 +61,7 @@ def test_grpo_baseline_logs_the_same_keys(tiny_model_dir, tmp_path):
     args = small_run(tiny_model_dir, out, "--max_steps", "2", "--algo", "grpo", "--report_to", "tensorboard")
     assert main(args) == 0
     metrics = rows(out / "metrics.jsonl")
-    assert [tuple(m) for m in metrics] == [METRIC_KEYS] * 2
+    assert [tuple(m) for m in metrics] == [(*METRIC_KEYS, "reward/format", "reward/correctness")] * 2
     assert metrics[0]["entropy"] is not None and metrics[0]["initial_entropy"] == metrics[0]["entropy"]
     assert metrics[0]["conflict_frac_pos"] is None and metrics[0]["filtered_frac"] is None
     assert metrics[0]["completion_entropy"] is None
@@ -92,3 +93,17 @@ def test_resume_restores_initial_entropy(tiny_model_dir, tmp_path, restore_callb
     assert [m["step"] for m in metrics] == [1, 2, 3]
     assert metrics[1]["filtered_frac"] == 0.0
     assert metrics[2]["initial_entropy"] == 0.5 and metrics[2]["filtered_frac"] == 1.0
+
+
+@pytest.mark.slow
+def test_the_custom_example_recipe_runs_offline(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)  # the recipe's data and reward paths are relative to the repository root
+    out = tmp_path / "custom"
+    argv = [str(REPO / "recipes" / "custom-example.yaml"), "--model_name_or_path", str(tiny_model_dir),
+            "--output_dir", str(out), "--max_steps", "2", "--save_strategy", "no"]  # fmt: skip
+    assert main(argv) == 0
+    metrics = rows(out / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [1, 2]
+    for m in metrics:  # reward = 1.0 x score + 0.5 x short_for_easy (the recipe's weights)
+        assert m["reward"] == pytest.approx(m["reward/score"] + 0.5 * m["reward/short_for_easy"], rel=1e-5)
+        assert m["reward/short_for_easy"] > 0  # the level column reached the TRL-style function

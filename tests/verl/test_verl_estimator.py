@@ -175,10 +175,10 @@ def test_missing_uid_or_ids_is_a_clear_error():
         ray_trainer.compute_advantage(data, adv_estimator="gtpo", config=OmegaConf.create({}))
 
 
-def test_initial_entropy_is_measured_once_saved_and_restored(tmp_path):
-    STATE.initial_entropy, STATE.path = None, None
-    trainer = SimpleNamespace(config=OmegaConf.create({"trainer": {"default_local_dir": str(tmp_path)}}))
-    patch._bind_state(trainer)
+def test_initial_entropy_is_measured_once_saved_and_restored_only_on_resume(tmp_path):
+    config = verl_config()
+    config.trainer.default_local_dir = str(tmp_path)
+    patch._start(config)
     data = make_batch(1)
     ray_trainer.compute_advantage(data, adv_estimator="gtpo", config=OmegaConf.create({}))
     mask = data.batch["response_mask"]
@@ -187,12 +187,21 @@ def test_initial_entropy_is_measured_once_saved_and_restored(tmp_path):
     first = STATE.initial_entropy
     ray_trainer.compute_advantage(make_batch(2), adv_estimator="gtpo", config=OmegaConf.create({}))
     assert STATE.initial_entropy == first  # measured once
-    STATE.initial_entropy, STATE.path = None, None  # a new process resuming from the same folder
-    patch._bind_state(trainer)
+    patch._start(config)  # a new trainer on the same folder starts empty ...
+    assert STATE.initial_entropy is None
+    patch._restore_state(SimpleNamespace(config=config, global_steps=0))  # ... and a fresh start reads nothing
+    assert STATE.initial_entropy is None
+    patch._restore_state(SimpleNamespace(config=config, global_steps=4))  # resume_mode=auto found a checkpoint
+    assert STATE.initial_entropy == first
+    STATE.initial_entropy = None
+    config.trainer.resume_mode = "resume_path"  # another run's checkpoint: its own folder's value
+    config.trainer.resume_from_path = str(tmp_path / "global_step_4")
+    config.trainer.default_local_dir = str(tmp_path / "elsewhere")
+    patch._restore_state(SimpleNamespace(config=config, global_steps=4))
     assert STATE.initial_entropy == first
 
 
-def test_legacy_trainer_keeps_the_entropies_it_would_pop():
+def test_legacy_trainer_keeps_the_entropies_until_the_advantages_then_drops_them():
     def original(self, batch):
         return DataProto.from_dict({"old_log_probs": torch.zeros(2, 3), "entropys": torch.ones(2, 3)}), 0.0
 
@@ -200,11 +209,20 @@ def test_legacy_trainer_keeps_the_entropies_it_would_pop():
     out, _ = wrapped(SimpleNamespace(config=verl_config()), None)
     out.batch.pop("entropys")  # what the legacy fit does before computing advantages
     assert torch.equal(out.batch["gtpo_entropys"], torch.ones(2, 3))
+    data = make_batch(0)
+    data.batch["gtpo_entropys"] = data.batch.pop("entropy")
+    data = ray_trainer.compute_advantage(data, adv_estimator="gtpo", config=OmegaConf.create({}))
+    assert "gtpo_entropys" not in data.batch.keys()
+    data_metrics = patch._wrap_data_metrics(lambda batch, use_critic: {"critic/score/mean": 1.0})
+    metrics = data_metrics(batch=data, use_critic=False)  # verl's step metrics, then the estimator's
+    assert metrics["critic/score/mean"] == 1.0 and "gtpo/conflict_frac_pos" in metrics
+    assert metrics["gtpo/filtered_frac"] == data.meta_info["gtpo_metrics"]["gtpo/filtered_frac"]
 
 
 @pytest.mark.parametrize("algo", ["gtpo", "grpo"])
-def test_the_verl_recipe_composes_and_passes_the_checks(algo):
+def test_the_verl_recipe_composes_and_passes_the_checks(algo, monkeypatch):
     import os
+    import sys
 
     from hydra import compose, initialize_config_dir
 
@@ -216,3 +234,20 @@ def test_the_verl_recipe_composes_and_passes_the_checks(algo):
     assert config.actor_rollout_ref.actor.loss_agg_mode == "seq-mean-token-mean"  # the same for GTPO and GRPO
     assert (config.actor_rollout_ref.model.lora_rank, config.actor_rollout_ref.rollout.n) == (128, 8)
     check_config(config)
+    # verl's own start-up validation (what main_ppo runs before Ray starts), with GTPO's checks inside it
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils import config as verl_config_module
+
+    validate = verl_config_module.validate_config
+    assert validate.__wrapped__ is not None  # gtpo.verl.patch wraps it
+    # its last step asks vLLM (not installable on CPU) for the largest LoRA rank: a stand-in answers
+    lora_ranks = []
+    vllm_utils = SimpleNamespace(get_vllm_max_lora_rank=lora_ranks.append)
+    monkeypatch.setitem(sys.modules, "verl.workers.rollout.vllm_rollout", SimpleNamespace(utils=vllm_utils))
+    monkeypatch.setitem(sys.modules, "verl.workers.rollout.vllm_rollout.utils", vllm_utils)
+    validate(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    assert lora_ranks == [128]  # verl's validation ran to its end
+    if algo == "gtpo":
+        OmegaConf.update(config, "actor_rollout_ref.actor.loss_agg_mode", "token-mean")
+        with pytest.raises(ValueError, match="loss_agg_mode='token-mean'"):
+            validate(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))

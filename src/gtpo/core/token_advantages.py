@@ -55,11 +55,12 @@ def shaped_token_advantages(
     initial_entropy: float | torch.Tensor | None,
     filter_mode: str,
     divisor: torch.Tensor | None = None,  # (N,) c_i >= 1, or None
+    entropy_valid: torch.Tensor | None = None,  # (N, T) bool, the tokens <H>_i averages (default: valid)
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """A' (N, T) (module docstring) and its parts (N,): <H>_i, delta_i, A_i - gamma * <H>_i. Inputs are
     checked by the public callers; entropy and advantages are used detached."""
     adv = advantages.detach()
-    h = mean_entropy(entropy, valid)  # (N,) <H>_i, detached
+    h = mean_entropy(entropy, valid if entropy_valid is None else entropy_valid)  # (N,) <H>_i, detached
     delta = entropy_filter(h, entropy_threshold, initial_entropy=initial_entropy, mode=filter_mode, advantages=adv)
     shaped = adv - gamma * h.to(adv.dtype)  # (N,) A_i - gamma * <H>_i
     coef = (delta * shaped).unsqueeze(1)  # (N, 1)
@@ -127,6 +128,7 @@ def token_advantages(
     negative_weight: float = 0.0,
     max_run: int | None = None,
     chunk_elements: int | None = None,
+    entropy_mask: torch.Tensor | None = None,  # (N, T)
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # (N, T), metrics
     """GTPO's token advantages A' for a batch whose rows may come in any order.
 
@@ -145,6 +147,9 @@ def token_advantages(
             negative completions' conflict tokens (0), and a cap confining conflicts to each row's first
             and last `max_run` tokens (None).
         chunk_elements: row x position cells per chunk of the search (default `conflict_chunks`').
+        entropy_mask: (N, T) 0/1 or bool, the tokens <H>_i averages over, within `completion_mask`
+            (default: all valid tokens). A multi-turn engine passes the model's own tokens here, so the
+            tool outputs inside a response (valid positions for the conflict search) do not count.
 
     Returns:
         (A' (N, T) float32 (float64 for float64 advantages), 0 on padding; metrics: detached float32
@@ -162,6 +167,10 @@ def token_advantages(
     check_choice("filter_mode", filter_mode, FILTER_MODES)
     check_choice("count", conflict_count, COUNTS)
     check_choice("combine", combine, COMBINES)
+    if entropy_mask is not None:
+        entropy_mask = check_tensor("entropy_mask", entropy_mask, 2)
+        check_shape("entropy_mask", entropy_mask, tuple(completion_ids.shape), "completion_ids")
+        entropy_mask = entropy_mask.bool() & valid  # (N, T)
     dtype = torch.float64 if adv.dtype == torch.float64 else torch.float32
     out = torch.zeros(completion_ids.shape, dtype=dtype, device=completion_ids.device)  # (N, T)
     sums: dict[str, torch.Tensor] = {}
@@ -172,9 +181,10 @@ def token_advantages(
         weights = _weights(fwd, bwd, ok, a, w, combine, nw)  # (R, T)
         divisor = _counts(fwd, bwd, bwd_s, conflict_count).clamp(min=1) if normalize_by_conflicts else None
         h_ent = ent[rows]  # (R, T)
+        h_ok = None if entropy_mask is None else entropy_mask[rows] & ok  # (R, T)
         token_adv, h, delta, shaped = shaped_token_advantages(
             a, ok, weights, h_ent, gamma=gamma, entropy_threshold=entropy_threshold,
-            initial_entropy=initial_entropy, filter_mode=filter_mode, divisor=divisor,
+            initial_entropy=initial_entropy, filter_mode=filter_mode, divisor=divisor, entropy_valid=h_ok,
         )  # fmt: skip
         out[rows] = token_adv.to(dtype)
         for key, value in metric_sums(a, ok, fwd | bwd, h_ent, h, delta, shaped).items():

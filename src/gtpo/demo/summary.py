@@ -105,14 +105,16 @@ def comparison_section(runs: dict, result: dict, config: DemoConfig) -> str:
 def evaluate_heldout(models: list[str], output: Path, *, task_config, problems: int, samples: int, max_new_tokens: int,
                      seed: int, names: list[str] | None = None, temperature: float = 1.0, show_progress: bool = True) -> dict:  # fmt: skip
     """Sample `models` on `problems` held-out arith test problems (`samples` each, the same sampling seed
-    for every model) and score them (`gtpo.eval.evaluate`, k = 1 and `samples`); returns the summary."""
+    for every model) and score them (`gtpo.eval.evaluate`, k = 1 and `samples`); returns the summary.
+    `task_config` (an `ArithConfig`) builds the problems, and every field of it is recorded as the
+    evaluation's `task_options` in run.json and summary.json."""
     from gtpo.eval import evaluate
     from gtpo.tasks.arith import build_dataset
 
     test = build_dataset("test", n=problems, seed=seed, config=task_config)
     named = {"name": names} if names is not None else {}
     return evaluate(
-        models, "arith", output, dataset=test, **named, n=samples,
+        models, "arith", output, dataset=test, **named, task_options=asdict(task_config), n=samples,
         k=",".join(str(v) for v in sorted({1, samples})), temperature=temperature, top_p=1.0,
         max_new_tokens=max_new_tokens, batch_size=64, seed=seed, backend="hf", dtype="float32",
         show_progress=show_progress,

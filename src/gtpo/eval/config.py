@@ -23,14 +23,37 @@ class EvalConfig:
     )
     task: list[str] = field(
         metadata={
-            "help": "task name(s): gsm8k, math, math500, aime24, aime25, amc23, arith",
+            "help": "task name(s): custom (your data: --source, --prompt_field, --answer_field), gsm8k, math, "
+            "math500, aime24, aime25, amc23, arith, or a task registered in your own file as "
+            "'path/to/file.py:name' (or 'module:name')",
             "action": "extend",
         }
     )
     output: str = field(metadata={"help": "output folder; rerunning with the same folder resumes"})
     source: str | None = field(
         default=None,
-        metadata={"help": "local data: a JSONL file (one task) or a folder with <task>/<split>.jsonl"},
+        metadata={"help": "local data: a JSONL, JSON, CSV or parquet file or a save_to_disk folder (one task), a "
+                  "folder with <task>/<split>.jsonl, or a hub id"},
+    )
+    prompt_field: str | None = field(
+        default=None, metadata={"help": "custom task: the column holding the prompt (unset: 'prompt')"}
+    )
+    answer_field: str | None = field(
+        default=None, metadata={"help": "custom task: the column holding the reference answer (unset: 'answer')"}
+    )
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "custom task: a system message before each prompt that has none"}
+    )
+    grader: str | None = field(
+        default=None,
+        metadata={"help": "your correctness check, 'path/to/file.py:function' or 'module:function': "
+                  "function(completion: str, answer) -> bool or float, a float counting as correct at >= 1.0; "
+                  "unset: the paper's rule (full <answer> format and a math-equivalent answer)"},
+    )
+    extract: str | None = field(
+        default=None,
+        metadata={"help": "with --grader: function(completion: str) -> str or None, the final answer maj@k votes "
+                  "with (None abstains); unset: votes are the completions' whole stripped text"},
     )
     split: str = field(default="test", metadata={"help": "dataset split"})
     task_options: dict | str | None = field(
@@ -82,6 +105,11 @@ class EvalConfig:
                 setattr(self, key, [value])
         if not self.model or not self.task:
             raise ValueError("give at least one --model and one --task")
+        if self.extract is not None and self.grader is None:
+            raise ValueError("--extract: only with --grader (the paper's rule extracts the <answer> itself)")
+        custom = [name for name in ("prompt_field", "answer_field", "system_prompt") if getattr(self, name) is not None]
+        if custom and "custom" not in self.task:
+            raise ValueError(f"--{custom[0]}: only the custom task takes it; add --task custom")
         if self.name is not None and len(self.name) != len(self.model):
             raise ValueError(
                 f"--name: got {len(self.name)} names for {len(self.model)} models; give one per model"
@@ -120,6 +148,14 @@ class EvalConfig:
             return sorted({int(v) for v in str(self.k).replace(" ", "").split(",") if v})
         except ValueError as err:
             raise ValueError(f"--k must be comma-separated integers like 1,8,64; got {self.k!r}") from err
+
+    def options_for(self, task: str) -> dict | None:
+        """The options `load_task` gets for `task`: --task_options, plus the custom task's fields."""
+        given = {k: getattr(self, k) for k in ("prompt_field", "answer_field", "system_prompt")
+                 if getattr(self, k) is not None}  # fmt: skip
+        if task != "custom" or not given:
+            return self.task_options
+        return {**(self.task_options or {}), **given}
 
     @property
     def names(self) -> list[str]:

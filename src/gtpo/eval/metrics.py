@@ -118,6 +118,7 @@ def cluster_answers(
     *,
     matches: MatchFn | None = None,
     batch_matches: BatchMatchFn | None = None,
+    key: Callable[[str], str] | None = None,
 ) -> list[int | None]:
     """Label each answer with the index of its equivalence cluster (None stays None: abstains).
 
@@ -127,8 +128,10 @@ def cluster_answers(
     cluster. The checker is
     `batch_matches(preds, refs) -> list[bool]` when given (one call per answer with an unseen
     normal form, against all representatives), else `matches(pred, ref)` one pair at a time
-    (default `gtpo.rewards.answer_matches`). Empty/blank answers abstain.
+    (default `gtpo.rewards.answer_matches`). Empty/blank answers abstain. `key` replaces `vote_key` as
+    the first-pass normal form (`str.strip` with an exact-equality checker: grouping by exact text).
     """
+    key = key or vote_key
     if batch_matches is None:
         match = matches or _default_matches()
 
@@ -145,7 +148,7 @@ def cluster_answers(
         if answer is None or not answer.strip():
             labels.append(None)
             continue
-        norm = vote_key(answer)
+        norm = key(answer)
         label = norms.get(norm)
         if label is None:
             hits = list(batch_matches([answer] * len(reps), reps)) if reps else []
@@ -163,16 +166,18 @@ def vote_clusters(
     *,
     matches: MatchFn | None = None,
     batch_matches: BatchMatchFn | None = None,
+    key: Callable[[str], str] | None = None,
 ) -> tuple[list[int | None], list[bool]]:
     """(labels, cluster_correct) for `majority_vote_accuracy`: the voting answers graded correct
     (`correct[i]`, i.e. matching the reference) form cluster 0; the wrong ones are clustered among
-    themselves by `cluster_answers`. None answers abstain whatever `correct` says."""
+    themselves by `cluster_answers` (`key`: its first-pass normal form). None answers abstain whatever
+    `correct` says."""
     if len(answers) != len(correct):
         raise ValueError(f"answers and correct differ in length: {len(answers)} != {len(correct)}")
     voting = [a is not None and bool(a.strip()) for a in answers]
     has_right = any(v and c for v, c in zip(voting, correct, strict=True))
     wrong = [a if v and not c else None for a, v, c in zip(answers, voting, correct, strict=True)]
-    wrong_labels = cluster_answers(wrong, matches=matches, batch_matches=batch_matches)
+    wrong_labels = cluster_answers(wrong, matches=matches, batch_matches=batch_matches, key=key)
     offset = int(has_right)
     labels: list[int | None] = []
     for v, c, w in zip(voting, correct, wrong_labels, strict=True):

@@ -12,15 +12,16 @@ Python entry point::
   names. With `dataset=` (a `datasets.Dataset` with columns prompt, answer, id) `task` is only
   the label of that one dataset and nothing is loaded.
 - `options`: any other `EvalConfig` field (n, k, temperature, top_p, max_new_tokens, batch_size,
-  seed, source, split, limit, backend, name, dtype, maj_subsets, grade_timeout, answer_tolerance).
+  seed, source, split, limit, backend, name, dtype, maj_subsets, grade_timeout, answer_tolerance,
+  prompt_field, answer_field, system_prompt, grader, extract).
 - Returns the summary dict written to OUTPUT/summary.json: {"config": {...}, "grading":
   {"answer_tolerance", "rule"}, "results": [row, ...]}, one row per (model, task) with keys model, task, problems, n, samples, accuracy,
   format_rate, pass@K and maj@K for each K, mean_tokens, truncated_rate, dir.
 
 Files. One (model, task) pair writes into OUTPUT itself; several write into OUTPUT/<model>/<task>/
 and OUTPUT/summary.{json,md} hold the comparison table. Each run folder has samples.jsonl (one line
-per sample: id, sample, completion, answer, format, correct, tokens, truncated; appended and
-flushed per batch), run.json (the settings that fix the samples), summary.json and summary.md.
+per sample: id, sample, completion, answer, format, correct, tokens, truncated, and with --grader
+score and, where the grader failed, error; appended and flushed per batch), run.json (the settings that fix the samples), summary.json and summary.md.
 
 Grading and scores: `gtpo.eval.scoring` (format, answer, correctness with the paper's rewards;
 accuracy, format_rate, pass@k, maj@k). Settings: `gtpo.eval.config.EvalConfig`.
@@ -50,14 +51,14 @@ from tqdm.auto import tqdm
 
 from gtpo.eval.config import EvalConfig
 from gtpo.eval.generate import HFSampler, VLLMSampler, derive_seed
-from gtpo.eval.scoring import eval_table, grade_completions, score_samples, write_summary
+from gtpo.eval.scoring import UserGrader, eval_table, grade_completions, score_samples, write_summary
 from gtpo.run.io import json_line, read_jsonl, write_text_atomic
 
 __all__ = ["EvalConfig", "evaluate", "run", "load_model", "read_samples", "score_samples", "eval_table"]
 
 RUN_KEYS = (
     "model", "task", "source", "split", "limit", "temperature", "top_p", "max_new_tokens", "seed",
-    "answer_tolerance", "task_options",
+    "answer_tolerance", "task_options", "prompt_field", "answer_field", "system_prompt", "grader", "extract",
 )  # fmt: skip
 
 
@@ -105,9 +106,12 @@ def _resolve_dtype(dtype: str, device: str) -> torch.dtype:
 
 
 def _load_dataset(config: EvalConfig, task: str) -> Any:
+    """The task's problems; a 'file.py:name' task is loaded first (`gtpo.run.plugins.task_name`)."""
+    from gtpo.run.plugins import task_name
     from gtpo.tasks import load_task
 
-    return load_task(task, split=config.split, source=config.source, limit=config.limit, options=config.task_options)
+    name = task_name(task, "--task")
+    return load_task(name, split=config.split, source=config.source, limit=config.limit, options=config.options_for(name))
 
 
 def _check_dataset(dataset: Any, task: str) -> None:
@@ -171,9 +175,12 @@ def _sample_run(
     run_dir: Path,
     desc: str,
     progress: bool,
+    grader: UserGrader | None = None,
+    with_format: bool = True,
 ) -> None:
     ids = [str(i) for i in dataset["id"]]
-    refs = [str(a) for a in dataset["answer"]]
+    answers = list(dataset["answer"])  # a user grader gets them as the task holds them
+    refs = [str(a) for a in answers]
     samples_path = run_dir / "samples.jsonl"
     done = {(r["id"], r["sample"]) for r in read_samples(samples_path)}
     items = [(p, s) for p in range(len(ids)) for s in range(config.n)]
@@ -193,29 +200,39 @@ def _sample_run(
                 max_new_tokens=config.max_new_tokens,
                 seed=derive_seed(config.seed, index),
             )
-            graded = grade_completions(
-                completions, [refs[p] for p, _ in batch], config.grade_timeout, config.answer_tolerance
-            )
+            graded = _grade(config, grader, with_format, completions, [answers[p] for p, _ in batch],
+                            [refs[p] for p, _ in batch])  # fmt: skip
             lines = []
-            for (p, s), completion, (answer, fmt, correct) in zip(batch, completions, graded, strict=True):
+            for (p, s), completion, fields in zip(batch, completions, graded, strict=True):
                 if (ids[p], s) in done:
                     continue
-                record = {
-                    "id": ids[p],
-                    "sample": s,
-                    "completion": completion.text,
-                    "answer": answer,
-                    "format": fmt,
-                    "correct": correct,
-                    "tokens": completion.num_tokens,
-                    "truncated": completion.truncated,
-                }
+                record = {"id": ids[p], "sample": s, "completion": completion.text, **fields,
+                          "tokens": completion.num_tokens, "truncated": completion.truncated}  # fmt: skip
                 lines.append(json_line(record))
                 done.add((ids[p], s))
             out.write("".join(lines))  # one write per batch, then flushed to disk
             out.flush()
             os.fsync(out.fileno())
             bar.update(len(lines))
+
+
+def _grade(config: EvalConfig, grader: UserGrader | None, with_format: bool, completions: list, answers: list,
+           refs: list[str]) -> list[dict[str, Any]]:  # fmt: skip
+    """The grading fields of each sample record: answer, format, correct (+ score and error with a grader)."""
+    if grader is None:
+        graded = grade_completions(completions, refs, config.grade_timeout, config.answer_tolerance)
+        return [{"answer": a, "format": f, "correct": c} for a, f, c in graded]
+    from gtpo.rewards import format_reward
+
+    out = []
+    for completion, (answer, score, error) in zip(completions, grader.grade([c.text for c in completions], answers),
+                                                  strict=True):  # fmt: skip
+        fields = {"answer": answer, "format": format_reward(completion.text) if with_format else None,
+                  "correct": score >= 1.0, "score": score}  # fmt: skip
+        if error is not None:
+            fields["error"] = error
+        out.append(fields)
+    return out
 
 
 # ---------------------------------------------------------------- entry points
@@ -247,6 +264,8 @@ def run(
     for spec in models:
         if isinstance(spec, str):
             check_model(spec)
+    # the grader first: its file may register the task it grades
+    grader = UserGrader(config.grader, config.extract, config.grade_timeout) if config.grader else None
     datasets_ = {t: dataset if dataset is not None else _load_dataset(config, t) for t in config.task}
     for t, data in datasets_.items():
         _check_dataset(data, t)
@@ -285,7 +304,9 @@ def run(
             settings.update(model=name, task=task, n=config.n, batch_size=config.batch_size, backend=backend)
             _check_run_file(run_dir, settings)
             prompts = _render_prompts(tok, data)
-            _sample_run(config, sampler, prompts, data, run_dir, f"{label}/{task}", show_progress)
+            custom = task == "custom" or task.rpartition(":")[2] == "custom"
+            _sample_run(config, sampler, prompts, data, run_dir, f"{label}/{task}", show_progress, grader,
+                        with_format=not (grader is not None and custom))  # fmt: skip
             row: dict[str, Any] = {"model": label, "task": task}
             row.update(score_samples(read_samples(run_dir / "samples.jsonl"), data["id"], config))
             row["dir"] = os.path.relpath(run_dir, output)

@@ -5,6 +5,7 @@
     gtpo.run.rewards      reward names -> registry entries, and the 'module:function' loader
     gtpo.run.guards       the reward guard (deadline, error counting) and the guard errors
     gtpo.run.checkpoints  atomic checkpoints, the last complete checkpoint, the output-folder check
+    gtpo.run.folder       a run folder: refused without --resume / --overwrite, what a resume may change
     gtpo.run.logger       metrics.jsonl / conflict_samples.jsonl (a transformers callback)
     gtpo.run.io           atomic file writes and JSONL reading
     gtpo.run.model_source the model-argument check (a model folder with weights, or a hub id)

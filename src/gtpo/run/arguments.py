@@ -2,8 +2,9 @@
 
     TaskArguments       which problems: task name, split, source, subjects, limit, seed, options
     RewardArguments     which rewards (registered names or 'module:function') and the answer rule
-    GuardArguments      the run guards: reward deadline, non-finite updates in a row before stopping
-    RunArguments        resuming
+    GuardArguments      the run guards: the reward guard and its deadline, failed reward batches and
+                        non-finite updates in a row before stopping
+    RunArguments        resuming or overwriting the run in output_dir
     AlgorithmArguments  `gtpo train` only: the algorithm (GTPO or the GRPO baseline) and its logging
 
 The engine's own configuration (TRL's GRPOConfig / GTPOConfig / SFTConfig, ModelConfig) sits beside
@@ -12,15 +13,15 @@ these in the same flat recipe.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from gtpo.rewards import TOLERANCES, reward_names
-from gtpo.run.guards import MAX_NONFINITE_STEPS, REWARD_TIMEOUT
+from gtpo.run.guards import MAX_FAILED_REWARD_STEPS, MAX_NONFINITE_STEPS, REWARD_TIMEOUT
+from gtpo.run.plugins import is_spec
 from gtpo.tasks import parse_options
 
 ALGOS = ("gtpo", "grpo")  # gtpo train --algo
-CUSTOM_REWARD = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # module:function
+CUSTOM_FIELDS = ("prompt_field", "answer_field", "system_prompt")  # TaskArguments fields of the custom task
 
 
 @dataclass
@@ -29,14 +30,31 @@ class TaskArguments:
 
     task: str = field(
         default="arith",
-        metadata={"help": "Registered task name (gtpo.tasks.task_names(): gsm8k, math, math500, aime24, aime25, "
-                  "amc23, arith, and any registered with gtpo.tasks.register_task)."},
+        metadata={"help": "Task name: 'custom' (your own data: task_source, prompt_field, answer_field), a built-in "
+                  "one (gsm8k, math, math500, aime24, aime25, amc23, arith), or a task you register in your own "
+                  "file or module, as 'path/to/file.py:name' or 'module:name' (loaded first, then 'name')."},
     )
     task_split: str = field(default="train", metadata={"help": "Split of the task to train on."})
     task_source: str | None = field(
         default=None,
-        metadata={"help": "Where the task's data comes from (a local folder/JSONL file or a hub id); None: the "
-                  "task's default."},
+        metadata={"help": "Where the task's data comes from: a JSONL, JSON, CSV or parquet file, a "
+                  "datasets.save_to_disk folder, a folder holding <split>.jsonl, or a hub id; None: the task's "
+                  "default (the custom task has none)."},
+    )
+    prompt_field: str | None = field(
+        default=None,
+        metadata={"help": "Custom task: the column holding the prompt, text or a list of chat messages "
+                  "(unset: 'prompt')."},
+    )
+    answer_field: str | None = field(
+        default=None,
+        metadata={"help": "Custom task: the column holding the reference answer that rewards receive as `answer` "
+                  "(unset: 'answer'). The other columns reach reward functions as keyword arguments."},
+    )
+    system_prompt: str | None = field(
+        default=None,
+        metadata={"help": "Custom task: a system message put before each prompt that has none (unset: no "
+                  "system message)."},
     )
     task_subjects: list[str] | None = field(
         default=None, metadata={"help": "MATH subjects to keep (None: all)."}
@@ -51,29 +69,39 @@ class TaskArguments:
 
     def __post_init__(self) -> None:
         self.task_options = parse_options(self.task_options)
+        given = [name for name in CUSTOM_FIELDS if getattr(self, name) is not None]
+        if given and self.task != "custom":
+            raise ValueError(f"{', '.join(given)}: only the custom task takes them (task={self.task!r}); use "
+                             "--task custom, or leave them unset")  # fmt: skip
         if self.task_limit is not None and self.task_limit < 1:
             raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")
 
+    def options(self) -> dict | None:
+        """task_options, with prompt_field / answer_field / system_prompt added where set (custom task)."""
+        given = {name: getattr(self, name) for name in CUSTOM_FIELDS if getattr(self, name) is not None}
+        return {**(self.task_options or {}), **given} if given else self.task_options
+
     def load(self):
-        """The selected problems (`gtpo.tasks.load_task`). A task name that is not registered, or a data
-        source for a generated task, is a `RecipeError` naming the field."""
+        """The selected problems (`gtpo.tasks.load_task`; a 'file.py:name' task is loaded first). A task that
+        is not registered, a data source for a generated task, or a selection the task refuses is a
+        `RecipeError` naming the field."""
+        from gtpo.run.plugins import task_name
         from gtpo.run.recipe import RecipeError
-        from gtpo.tasks import get_task, load_task, task_names
+        from gtpo.tasks import get_task, load_task
 
         try:
-            task = get_task(self.task)
-        except ValueError:
-            raise RecipeError(f"task={self.task!r}: unknown task; choose one of {', '.join(task_names())}, or "
-                              "register your own (CONTRIBUTING.md, 'Adding a task')") from None  # fmt: skip
-        if task.generate is not None and self.task_source is not None:
+            name = task_name(self.task)
+        except ValueError as err:
+            raise RecipeError(str(err)) from None
+        if get_task(name).generate is not None and self.task_source is not None:
             which = " (the default task)" if self.task == TaskArguments.task else ""
             raise RecipeError(f"task_source={self.task_source!r}: task {self.task!r}{which} generates its problems "
-                              "and reads no data; set --task to the task of your data (e.g. gsm8k or math), or "
-                              "remove task_source")  # fmt: skip
+                              "and reads no data; set --task to the task of your data (e.g. gsm8k, math or custom), "
+                              "or remove task_source")  # fmt: skip
         try:
             return load_task(
-                self.task, self.task_split, source=self.task_source, subjects=self.task_subjects,
-                limit=self.task_limit, seed=self.task_seed, options=self.task_options,
+                name, self.task_split, source=self.task_source, subjects=self.task_subjects,
+                limit=self.task_limit, seed=self.task_seed, options=self.options(),
             )  # fmt: skip
         except ValueError as err:
             raise RecipeError(f"task: {err}") from None
@@ -88,8 +116,9 @@ class RewardArguments:
         metadata={
             "help": "Reward functions, summed with reward_weights: registered names ('format': the paper's 0..10 "
             "formatting score; 'correctness': 10 if formatted and the answer matches, else 0; any added with "
-            "gtpo.rewards.register_reward), or your own as 'module:function' (importable; "
-            "function(completion) -> float or function(completion, answer) -> float)."
+            "gtpo.rewards.register_reward), or your own as 'path/to/file.py:function' (no PYTHONPATH needed) or "
+            "'module:function' (importable): function(completion) -> float, function(completion, answer) -> "
+            "float, or TRL's function(completions, **columns) -> list[float]."
         },
     )
     answer_tolerance: str = field(
@@ -101,11 +130,11 @@ class RewardArguments:
 
     def __post_init__(self) -> None:
         known = reward_names()
-        unknown = [name for name in self.rewards if name not in known and not CUSTOM_REWARD.match(name)]
+        unknown = [name for name in self.rewards if name not in known and not is_spec(name)]
         if unknown or not self.rewards:
             raise ValueError(
                 f"rewards={self.rewards!r}: unknown or empty; use a non-empty list of registered rewards "
-                f"({', '.join(known)}) or 'module:function' names of your own reward functions."
+                f"({', '.join(known)}) or your own functions as 'path/to/file.py:function' or 'module:function'."
             )
         if self.answer_tolerance not in TOLERANCES:
             raise ValueError(f"answer_tolerance={self.answer_tolerance!r}: use 'strict' (equal values, the default) "
@@ -127,7 +156,24 @@ class GuardArguments:
                   "a row the run saves a checkpoint of the last finite parameters and stops."},
     )
 
+    max_failed_reward_steps: int = field(
+        default=MAX_FAILED_REWARD_STEPS,
+        metadata={"help": "Stop the run (exit 1, naming the function and its error) when a reward function failed "
+                  "(raised, timed out or returned no finite number) on every completion of this many generation "
+                  "batches in a row (one batch per optimizer step with TRL's defaults): the run cannot learn from it."},
+    )
+    reward_guard: bool = field(
+        default=True,
+        metadata={"help": "Run reward functions under the guard (deadline, failures score 0 and are counted, the "
+                  "stops above). false (YAML: off; --no_reward_guard): TRL gets the functions untouched; an "
+                  "exception stops the run, reward_timeout and max_failed_reward_steps do not apply and "
+                  "reward_errors is not logged."},
+    )
+
     def __post_init__(self) -> None:
+        if self.max_failed_reward_steps < 1:
+            raise ValueError(f"max_failed_reward_steps={self.max_failed_reward_steps}: must be >= 1 "
+                             f"(default {MAX_FAILED_REWARD_STEPS}).")  # fmt: skip
         if self.reward_timeout is not None and not self.reward_timeout > 0:
             raise ValueError(f"reward_timeout={self.reward_timeout}: must be > 0 seconds (or null for no deadline).")
         if self.max_nonfinite_steps < 1:
@@ -137,12 +183,19 @@ class GuardArguments:
 
 @dataclass
 class RunArguments:
-    """Resuming a run (`gtpo train` and `gtpo sft`)."""
+    """Resuming or overwriting the run in output_dir (`gtpo train` and `gtpo sft`; `gtpo.run.folder`)."""
 
     resume: str | None = field(
         default=None,
         metadata={"help": "Resume from the last complete checkpoint in output_dir ('last', or a bare --resume; "
-                  "starts at step 0 if there is none) or from the checkpoint folder given."},
+                  "starts at step 0 if there is none) or from the checkpoint folder given. A run that reached its "
+                  "max_steps trains nothing (exit 0); fields a resumed run cannot change are refused "
+                  "(docs/guards.md, 'Run folders')."},
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "output_dir holds a run: delete its files (checkpoints, logs, run_config.yaml, the final "
+                  "model) and start again. Without --resume or --overwrite, a folder holding a run is refused."},
     )
 
 

@@ -5,13 +5,16 @@
   async one. Each call has a deadline (`reward_timeout` seconds; `call_with_deadline`: in place in the
   main thread, interrupted at the deadline, so code that uses `signal` works). A call that raises is
   retried one completion at a time, so only the completions that fail score 0; a call past its
-  deadline scores its whole batch 0 (retrying a hanging function would hang again). None or NaN is
+  deadline scores its whole batch 0 (retrying a hanging function would hang again). The first retry is
+  announced once (a RuntimeWarning with the batch call's own error, e.g. both lengths of a wrong-length
+  return), and that error is the cause reported when the retried items fail too. None or NaN is
   TRL's "does not apply" and passes through; any other value that is not a finite number scores 0.
   Every completion that scores 0 this way is counted in `errors` (logged as `reward_errors`), with one
   warning per function and error type. When a function fails (raises or returns no finite number) on
   every completion of its first batch, it is broken, not unlucky: `broken` is set, and the trainer
   stops the run with `RewardFunctionError` on every process once the rewards are gathered (deadlines
-  excluded: a slow first batch can be a hostile input).
+  excluded: a slow first batch can be a hostile input). A function that failed on every completion
+  (deadlines included) of `max_failed` batches in a row sets `broken` too: the run cannot learn from it.
   The answer checking inside the built-in correctness reward has its own deadline, per item and in
   worker processes (`gtpo.rewards.pool`): math-verify can spin in C code that no thread can interrupt,
   so only killing a process bounds it. The two deadlines guard different things and both stay.
@@ -32,6 +35,7 @@ from typing import Any
 
 REWARD_TIMEOUT = 120.0  # seconds, default of GuardArguments.reward_timeout
 MAX_NONFINITE_STEPS = 3  # default of GuardArguments.max_nonfinite_steps
+MAX_FAILED_REWARD_STEPS = 3  # default of GuardArguments.max_failed_reward_steps
 
 
 def callable_name(func: Any) -> str:
@@ -162,17 +166,25 @@ class RewardGuard:
     extra column (None for a failed completion) and the mean of each metric over the retried items.
     None or NaN is "does not apply" (TRL's convention), passed on as None, not an error. A function that
     fails on every completion of its first batch sets `broken` (the trainer stops the run on every
-    process at once, after the rewards are gathered)."""
+    process at once, after the rewards are gathered), and so does one that failed on every completion of
+    `max_failed` batches in a row, timeouts included."""
 
-    def __init__(self, func: Callable[..., Any], timeout: float | None = REWARD_TIMEOUT):
+    def __init__(self, func: Callable[..., Any], timeout: float | None = REWARD_TIMEOUT,
+                 max_failed: int = MAX_FAILED_REWARD_STEPS):  # fmt: skip
+        if max_failed < 1:
+            raise ValueError(f"max_failed={max_failed}: must be >= 1 (default {MAX_FAILED_REWARD_STEPS})")
         self.func = func
         self.timeout = timeout
+        self.max_failed = max_failed
+        self.failed_in_a_row = 0
         self.__name__ = callable_name(func)  # TRL logs rewards/<name>/mean
         self.errors = 0
         self.calls = 0
         self.broken: RewardFunctionError | None = None
         self._warned: set[str] = set()
         self._last_error: BaseException | None = None
+        self._batch_error: BaseException | None = None  # the error of this call's batch call, when it was retried
+        self._told_retry = False
         self._timed_out = False
 
     def _fail(self, count: int, err: BaseException) -> list[float]:
@@ -209,20 +221,45 @@ class RewardGuard:
 
     def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
         self.calls += 1
-        errors_before, self._timed_out = self.errors, False
+        errors_before, self._timed_out, self._batch_error = self.errors, False, None
         scores = self._score(completions, **kwargs)
         self._check_broken(len(completions), self.errors - errors_before)
         return scores
 
+    def _retrying(self, n: int, err: BaseException) -> None:
+        """The batch call failed with `err`: keep it as the call's cause and say once that items are retried."""
+        self._batch_error = err
+        if not self._told_retry:
+            self._told_retry = True
+            warnings.warn(
+                f"reward function {self.__name__!r}: the call on a batch of {n} completions failed "
+                f"({type(err).__name__}: {err}); scoring them one completion at a time ({n + 1} calls for such a "
+                "batch; said once)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+
     def _check_broken(self, n: int, failed: int) -> None:
-        """Set `broken` when the first batch failed on every completion (not by a timeout)."""
-        if self.calls == 1 and n and failed == n and not self._timed_out:
-            err = self._last_error
+        """Set `broken` when the first batch failed on every completion (not by a timeout), or when `max_failed`
+        batches in a row failed on every completion (timeouts included)."""
+        if not n:
+            return
+        self.failed_in_a_row = self.failed_in_a_row + 1 if failed == n else 0
+        err = self._batch_error or self._last_error  # the batch call's own error when the items were retried
+        if self.calls == 1 and failed == n and not self._timed_out:
             self.broken = RewardFunctionError(
                 f"reward function {self.__name__!r} failed on all {failed} completions of its first batch "
                 f"({type(err).__name__}: {err}). Fix the function: a user reward is `f(completion: str) -> float` "
                 "or `f(completion: str, answer: str) -> float`; a TRL-style function takes `completions` and the "
                 "dataset columns as keyword arguments and returns one float per completion."
+            )
+            self.broken.__cause__ = err
+        elif self.failed_in_a_row >= self.max_failed:
+            self.broken = RewardFunctionError(
+                f"reward function {self.__name__!r} failed on every completion of {self.failed_in_a_row} generation "
+                f"batches in a row (last: {type(err).__name__}: {err}); the run cannot learn from it. Fix the function "
+                "(or raise reward_timeout if it only needs more time), then continue with --resume; "
+                f"max_failed_reward_steps={self.max_failed} sets how many such batches stop the run"
             )
             self.broken.__cause__ = err
 
@@ -254,8 +291,8 @@ class RewardGuard:
         except RewardTimeout as err:
             self._timed_out = True
             return self._fail(n, err)
-        except Exception:  # noqa: BLE001 - retried item by item below
-            pass
+        except Exception as err:  # noqa: BLE001 - retried item by item below
+            self._retrying(n, err)
         scores: list[float | None] = []
         item_logs: list[_Logs | None] = []
         for i in range(n):  # one completion at a time: only the failing ones score 0
@@ -302,7 +339,7 @@ class AsyncRewardGuard(RewardGuard):
 
         self.calls += 1
         n = len(completions)
-        errors_before, self._timed_out = self.errors, False
+        errors_before, self._timed_out, self._batch_error = self.errors, False, None
 
         async def call(items: list[Any], item_kwargs: dict[str, Any], logs: _Logs) -> Any:
             try:
@@ -318,7 +355,8 @@ class AsyncRewardGuard(RewardGuard):
             self._pass_on(kwargs, [logs])
         except RewardTimeout as err:
             scores = self._fail(n, err)
-        except Exception:  # noqa: BLE001 - retried item by item below
+        except Exception as err:  # noqa: BLE001 - retried item by item below
+            self._retrying(n, err)
             scores, item_logs = [], []
             for i in range(n):
                 logs = _Logs()

@@ -7,10 +7,16 @@ weights to `conflict_samples.jsonl`. TensorBoard is transformers' own callback (
 [tensorboard]`), which receives every TRL and GTPO metric under its TRL name.
 
 `skipped_updates` (non-finite updates skipped) and `reward_errors` (completions whose reward function
-failed and scored 0) are counts since the previous row, from the run guards (`gtpo.run.guards`).
+failed and scored 0) are counts since the previous row, from the run guards (`gtpo.run.guards`); the
+console line shows them when they are not 0.
 
 `format_rate` and `accuracy` are reported by the reward wrappers (`gtpo.trl.rewards`) through TRL's
 `log_metric`, so GRPO runs get them too.
+
+Each reward function's mean (TRL's ``rewards/<name>/mean``, before the weights) is also in every row
+under ``reward/<name>``, for whatever functions the run has (``reward/format``, ``reward/score``, ...);
+``reward`` is TRL's weighted sum of them. The built-ins' means keep their flat keys
+(``reward_format``, ``reward_correctness``) as well.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ METRIC_KEYS = (
     "conflict_frac_neg", "filtered_frac", "lr", "skipped_updates", "reward_errors", "collapse",
 )  # fmt: skip
 COUNT_KEYS = ("skipped_updates", "reward_errors")  # ints, since the previous row (run guards)
+REWARD_PREFIX = "reward/"  # metrics.jsonl key of each reward function's mean: reward/<name>
 
 # metrics.jsonl key -> the name TRL (or GTPOTrainer, or the reward wrappers) logs it under
 TRL_NAMES = {
@@ -108,6 +115,10 @@ class RunLogger(TrainerCallback):
             out[key] = _number(logs.get(name))
             if key in COUNT_KEYS and out[key] is not None:
                 out[key] = int(out[key])
+        if "reward" in self.names:  # GTPO / GRPO runs: every reward function's own mean
+            for name, value in logs.items():
+                if name.startswith("rewards/") and name.endswith("/mean"):
+                    out[REWARD_PREFIX + name[len("rewards/") : -len("/mean")]] = _number(value)
         if "initial_entropy" in out:
             if out["entropy"] is not None and self._first_entropy is None:
                 self._first_entropy = out["entropy"]
@@ -128,6 +139,7 @@ class RunLogger(TrainerCallback):
             shown = ("loss", "reward", "format_rate", "accuracy", "token_accuracy", "entropy", "conflict_frac_neg",
                      "filtered_frac")  # fmt: skip
             parts = [f"{k}={row[k]:.4g}" for k in shown if row.get(k) is not None]
+            parts += [f"{k}={row[k]}" for k in COUNT_KEYS if row.get(k)]  # the guards' counts, when not 0
             print(f"[gtpo] step {row['step']}: " + " ".join(parts), flush=True)
         self._write_sample()
 

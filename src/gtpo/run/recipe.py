@@ -160,10 +160,9 @@ def build(cls: type, values: dict[str, Any], names: list[str] | None = None) -> 
     return cls(**{name: values[name] for name in names if name in values})
 
 
-def write_run_config(path: Path, sections: dict[str, Any], training: Any, *, algo: str) -> None:
-    """OUTPUT/run_config.yaml, written atomically: `algo`, each dataclass of `sections` under its name
-    (task, rewards, guards, run, model), the training config, and for GTPO the variant with the fields
-    set explicitly against it."""
+def run_config(sections: dict[str, Any], training: Any, *, algo: str) -> dict[str, Any]:
+    """The resolved run configuration: `algo`, each dataclass of `sections` under its name (task, rewards,
+    guards, run, model), the training config, and for GTPO the variant with the fields set explicitly against it."""
     def plain(value: Any) -> Any:
         if isinstance(value, (str, int, float, bool)) or value is None:
             return value
@@ -178,6 +177,16 @@ def write_run_config(path: Path, sections: dict[str, Any], training: Any, *, alg
     resolved["training"] = plain(training.to_dict())
     if hasattr(training, "variant_overrides"):  # GTPOConfig: the preset and the fields that differ from it
         resolved["gtpo_variant"] = {"name": training.gtpo_variant, "overrides": plain(training.variant_overrides)}
+    return resolved
+
+
+def write_run_config(path: Path, sections: dict[str, Any], training: Any, *, algo: str,
+                     resumes: list[dict[str, Any]] | None = None) -> None:
+    """OUTPUT/run_config.yaml, written atomically: `run_config(...)`, plus the run's resume history
+    (`resumes`, from `gtpo.run.folder.open_run_folder`) when it has one."""
+    resolved = run_config(sections, training, algo=algo)
+    if resumes:
+        resolved["resumes"] = resumes
     write_text_atomic(path, yaml.safe_dump(resolved, sort_keys=False))
 
 
@@ -197,7 +206,6 @@ def resume_checkpoint(resume: str | None, training: Any, output_dir: Path, prog:
     if str(value).lower() in ("true", "last"):
         found = last_complete_checkpoint(output_dir)
         if found is not None:
-            note(f"{prog}: resuming from {found}")
             return str(found)
         if field == "resume":
             note(f"{prog}: --resume: no complete checkpoint in {output_dir} yet; starting at step 0")
@@ -312,7 +320,7 @@ def run_command(argv: list[str] | None, parser: HfArgumentParser, parse, execute
     Bad input (recipe, output folder, task data) is reported on stderr with exit status 2; a run guard
     that stopped the run, with status 1; Ctrl-C with one line (the step reached and the command that
     continues) and status 130."""
-    from gtpo.run.checkpoints import OutputDirError
+    from gtpo.run.checkpoints import OutputDirError, RunFinished
     from gtpo.run.guards import RunGuardError
     from gtpo.tasks import TaskSourceError
 
@@ -328,6 +336,9 @@ def run_command(argv: list[str] | None, parser: HfArgumentParser, parse, execute
     except RunGuardError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1
+    except RunFinished as finished:  # --resume on a run that reached its max_steps: nothing trained or written
+        print(str(finished), file=sys.stderr)
+        return 0
     except KeyboardInterrupt as err:
         if int(os.environ.get("RANK", "0")) == 0:
             print(interrupted_message(parser.prog, argv, err), file=sys.stderr)

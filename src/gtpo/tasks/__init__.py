@@ -11,8 +11,9 @@ SYSTEM_PROMPT, build_prompt, format_completion `gtpo.tasks.prompts`
 gsm8k_reference, boxed_reference, ...          `gtpo.tasks.answers` (reference final answers)
 
 Built-in tasks, one module each, registered on import of this package: gsm8k (`gtpo.tasks.gsm8k`),
-math (`gtpo.tasks.math`), math500, aime24 and aime25 (`gtpo.tasks.aime`), amc23, and the generated
-arith (`gtpo.tasks.arith`). A task defined elsewhere registers itself when its module is imported.
+math (`gtpo.tasks.math`), math500, aime24 and aime25 (`gtpo.tasks.aime`), amc23, the generated
+arith (`gtpo.tasks.arith`), and custom (`gtpo.tasks.custom`: your own data, with prompt_field /
+answer_field / system_prompt options; sources in any format of `gtpo.tasks.sources`). A task defined elsewhere registers itself when its module is imported.
 """
 
 from gtpo.tasks.answers import (
@@ -28,7 +29,7 @@ from gtpo.tasks.registry import get_task, load_task, register_task, task_names, 
 
 # The built-in tasks register themselves on import, in the order `task_names()` lists them.
 # isort: off
-from gtpo.tasks import gsm8k, math, math500, aime, amc23, arith  # noqa: F401
+from gtpo.tasks import gsm8k, math, math500, aime, amc23, arith, custom  # noqa: F401
 # isort: on
 from gtpo.tasks.math import MATH_SUBJECTS, canonical_subject
 

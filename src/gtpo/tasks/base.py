@@ -61,8 +61,9 @@ class Task:
         fields: the native JSONL fields in words, shown in error messages (what a file must hold).
         convert: ``convert(row, split, index) -> example``: one native row (a dict; `index` is its
             0-based position, blank lines not counted) -> a dict with at least ``prompt``, ``answer``
-            and ``id``; every row of a task must have the same keys in the same order. Raise
-            `RowError` for a bad row.
+            and ``id`` (a key missing from some rows is None there). Raise `RowError` for a bad row.
+            With `options_type` set it is ``convert(row, split, index, settings)``, `settings` an
+            instance of `options_type` built from the load's options (`Task.settings`).
         hub_id: the default hub dataset ("owner/name") read when no source is given; None: the task
             needs a source.
         hub_configs: the hub configs to read and concatenate (None: the default config).
@@ -74,8 +75,9 @@ class Task:
         generate: ``generate(split, n, seed, options) -> Dataset`` for a generated task: `n` rows (None:
             the task's default size), seeded by `seed`; `options` (a dict or None) are checked by the
             task itself.
-        options_type: the dataclass whose fields are the generated task's options (documentation and
-            help; `generate` does the checking).
+        options_type: the dataclass whose fields are the task's options. A generated task's
+            `generate` checks them itself (this is documentation and help); a file/hub task gets them
+            as `convert`'s fourth argument (the `custom` task's prompt_field, answer_field, ...).
         has_solutions: the examples carry a ``solution`` column (a reference completion for SFT).
         description: one line for listings.
     """
@@ -119,8 +121,6 @@ class Task:
                 raise bad("a generated task takes no hub_id or subjects")
         elif not self.fields:
             raise bad("fields must describe the native JSONL fields (shown when a row is bad)")
-        elif self.options_type is not None:
-            raise bad("options_type is for generated tasks")
         if self.hub_id is not None and (not isinstance(self.hub_id, str) or self.hub_id.count("/") != 1):
             raise bad(f"hub_id must look like 'owner/name', got {self.hub_id!r}")
         if not self.hub_configs:
@@ -137,6 +137,18 @@ class Task:
     def generated(self) -> bool:
         """True for a generated task (no source, no subjects)."""
         return self.generate is not None
+
+    def settings(self, options: Mapping[str, Any] | None) -> Any:
+        """`options_type(**options)` for a file/hub task with options; a ValueError names an unknown key
+        and the valid ones."""
+        import dataclasses
+
+        assert self.options_type is not None
+        names = [f.name for f in dataclasses.fields(self.options_type) if f.init]
+        unknown = sorted(set(options or {}) - set(names))
+        if unknown:
+            raise ValueError(f"task {self.name!r}: unknown option(s) {unknown}; valid: {', '.join(names)}")
+        return self.options_type(**(options or {}))
 
     def hub_split(self, split: str) -> str:
         """The default hub dataset's name for our `split`."""

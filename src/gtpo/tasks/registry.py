@@ -5,10 +5,13 @@ when `gtpo.tasks` is imported); `get_task(name)` and `task_names()` look them up
 
 `load_task(name, split, source=..., subjects=..., limit=..., seed=..., options=...)` builds the rows.
 A generated task (`Task.generate`) makes them from `split`, `limit`, `seed` and `options`. A file/hub
-task converts every native row with `Task.convert`; where the rows come from (`source`):
-- a local JSONL file in the task's native fields (used as the requested split as it is);
-- a folder holding ``{split}.jsonl`` or ``{name}/{split}.jsonl`` (so both ``data/gsm8k`` and
-  ``data`` work for a folder laid out like the shared benchmark data);
+task converts every native row with `Task.convert` (a task with `Task.options_type`, such as `custom`,
+gets its settings built from `options` as a fourth argument); where the rows come from (`source`):
+- a local data file in the task's native fields, used as the requested split as it is: JSONL, JSON (a
+  list of objects), CSV or parquet, by suffix (`gtpo.tasks.sources`);
+- a folder written by `datasets.save_to_disk` (a DatasetDict gives `split`, or its only split);
+- a folder holding ``{split}.jsonl`` or ``{name}/{split}.jsonl`` (or .json, .csv, .parquet; so both
+  ``data/gsm8k`` and ``data`` work for a folder laid out like the shared benchmark data);
 - a hub dataset id ("owner/name"), read with `datasets.load_dataset` (the task's default id with its
   known split names; another id with `split`, or its only split if it has one);
 - None: the task's default hub id (`Task.hub_id`). Offline, or when the hub fails, a
@@ -16,8 +19,9 @@ task converts every native row with `Task.convert`; where the rows come from (`s
 The package never assumes where local data lives.
 
 Bad rows: a `RowError` from `convert` (a missing or empty field, an answer that cannot be read) is a
-`TaskSourceError` naming the row index (0-based, blank lines not counted), the field and the file; a
-skippable one drops the row with a warning naming it. Rows whose ids repeat get ``{split}-{row}`` ids
+`TaskSourceError` that starts with where the row is, 1-based (``file.jsonl:LINE`` for JSONL and CSV,
+``row N of SOURCE`` otherwise) and names the field; a skippable one drops the row with a warning
+naming it. A column missing from some rows is None there. Rows whose ids repeat get ``{split}-{row}`` ids
 instead, with a warning.
 
 Selection: `subjects` (tasks with `Task.subjects`) keeps the named subjects, matched
@@ -29,7 +33,6 @@ and `seed` is unused.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import warnings
@@ -40,6 +43,7 @@ from typing import Any
 from datasets import Dataset
 
 from gtpo.tasks.base import RowError, Task, TaskSourceError, match_subject
+from gtpo.tasks.sources import FORMATS, Located, is_saved_dataset, read_file, read_saved
 
 _TASKS: dict[str, Task] = {}
 
@@ -80,41 +84,31 @@ def _quoted(names: Iterable[str]) -> str:
     return " and ".join(items) if len(items) <= 2 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TaskSourceError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise TaskSourceError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield row
-
-
-def _local_file(task: Task, path: Path, split: str) -> Path:
+def _local_rows(task: Task, path: Path, split: str) -> tuple[str, Iterable[Located]]:
+    """(origin, located rows) of a local source: a data file, a save_to_disk folder, or a folder holding
+    {split}.EXT or {name}/{split}.EXT (EXT: jsonl, json, csv, parquet)."""
     if path.is_file():
-        return path
+        return str(path), read_file(path)
+    if is_saved_dataset(path):
+        return str(path), read_saved(path, split)
     if path.is_dir():
-        candidates = [path / f"{split}.jsonl", path / task.name / f"{split}.jsonl"]
+        candidates = [folder / f"{split}{ext}" for folder in (path, path / task.name) for ext in FORMATS]
         for candidate in candidates:
             if candidate.is_file():
-                return candidate
+                return str(candidate), read_file(candidate)
         raise TaskSourceError(
-            f"no {split}.jsonl for task {task.name!r} in {path}: looked for "
-            f"{' and '.join(str(c) for c in candidates)}. Expected JSONL fields: {task.fields}"
+            f"no {split}.jsonl for task {task.name!r} in {path}: looked for {split}.jsonl (or .json, .csv, "
+            f".parquet) in {path} and {path / task.name}. Expected fields: {task.fields}"
         )
     raise TaskSourceError(
-        f"--source {path} does not exist (a JSONL file, a folder, or a hub id 'owner/name')"
+        f"--source {path} does not exist (a data file, a folder, or a hub id 'owner/name')"
     )
 
 
 def _looks_like_path(source: str) -> bool:
     return (
         source.startswith((".", "/", "~"))
-        or source.endswith((".jsonl", ".json"))
+        or source.endswith(FORMATS)
         or source.count("/") != 1
         or os.path.exists(source)
     )
@@ -127,13 +121,13 @@ def _offline_help(task: Task, split: str) -> str:
     )
 
 
-def _hub_rows(task: Task, hub_id: str, split: str, configs: tuple[str | None, ...]) -> list[dict[str, Any]]:
+def _hub_rows(task: Task, hub_id: str, split: str, configs: tuple[str | None, ...]) -> list[Located]:
     """Rows of the hub dataset. The default id uses its known split names (`Task.hub_split`); another
     id uses `split`, or its only split when it has just one (AIME copies often say 'train')."""
     import datasets
 
     known = hub_id == task.hub_id
-    rows: list[dict[str, Any]] = []
+    rows: list[Located] = []
     for config in configs:
         where = hub_id + (f" (config {config!r})" if config else "")
         try:
@@ -158,17 +152,16 @@ def _hub_rows(task: Task, hub_id: str, split: str, configs: tuple[str | None, ..
             raise TaskSourceError(
                 f"could not load task {task.name!r} from the hub dataset {where}: {why}. {_offline_help(task, split)}"
             ) from exc
-        rows.extend(dict(r) for r in part)
+        rows.extend((f"row {number} of hub dataset {where}", dict(r)) for number, r in enumerate(part, start=1))
     return rows
 
 
 def _rows(
     task: Task, split: str, source: str | os.PathLike[str] | None, wanted: set[str] | None
-) -> tuple[str, Iterable[dict[str, Any]]]:
-    """(where the rows come from, the native rows) for a file/hub task."""
+) -> tuple[str, Iterable[Located]]:
+    """(where the rows come from, the native rows with their places) for a file/hub task."""
     if source is not None and (isinstance(source, os.PathLike) or _looks_like_path(str(source))):
-        path = _local_file(task, Path(source).expanduser(), split)
-        return str(path), _read_jsonl(path)
+        return _local_rows(task, Path(source).expanduser(), split)
     if source is None and task.hub_id is None:
         raise TaskSourceError(f"task {task.name!r} has no default hub dataset. {_offline_help(task, split)}")
     hub_id = task.hub_id if source is None else str(source)
@@ -202,11 +195,14 @@ def load_task(
         if split not in task.splits:
             raise ValueError(f"task {name!r} has only the split(s) {', '.join(task.splits)}; got split={split!r}")
         return task.generate(split, limit, seed, options)
-    if options:
-        generated = [n for n, t in _TASKS.items() if t.generated]
+    convert = task.convert
+    if task.options_type is not None:  # a file/hub task with settings: convert(row, split, index, settings)
+        settings = task.settings(options)
+        convert = lambda row, split, index: task.convert(row, split, index, settings)  # noqa: E731
+    elif options:
+        with_options = [n for n, t in _TASKS.items() if t.options_type is not None]
         raise ValueError(
-            f"task {name!r} takes no options (got {sorted(options)}); options are for generated tasks "
-            f"({_quoted(generated)})"
+            f"task {name!r} takes no options (got {sorted(options)}); options are for {_quoted(with_options)}"
         )
     if split not in task.splits:
         raise ValueError(f"task {name!r} has only the split(s) {', '.join(task.splits)}; got split={split!r}")
@@ -223,14 +219,14 @@ def load_task(
 
     origin, rows = _rows(task, split, source, wanted)
     examples, positions, skipped = [], [], []
-    for index, row in enumerate(rows):
+    for index, (where, row) in enumerate(rows):
         try:
-            example = task.convert(row, split, index)
+            example = convert(row, split, index)
         except RowError as exc:
             if exc.skippable:
-                skipped.append(f"row {index} ({row.get('unique_id', row.get('id', 'no id'))}): {exc}")
+                skipped.append(f"{where} ({row.get('unique_id', row.get('id', 'no id'))}): {exc}")
                 continue
-            raise TaskSourceError(f"row {index} of {origin}: {exc}. Expected fields: {task.fields}") from None
+            raise TaskSourceError(f"{where}: {exc}. Expected fields: {task.fields}") from None
         if wanted is None or example["subject"] in wanted:
             examples.append(example)
             positions.append(index)
@@ -258,4 +254,17 @@ def load_task(
         order = list(range(len(examples)))
         random.Random(seed).shuffle(order)
         examples = [examples[i] for i in order[:limit]]
-    return Dataset.from_list(examples)
+    return _table(examples, origin)
+
+
+def _table(examples: list[dict[str, Any]], origin: str) -> Dataset:
+    """The examples as a Dataset; a column missing from some rows is None there (rows of a file may
+    leave out optional fields), and a column whose values cannot share one type is named."""
+    columns = list(dict.fromkeys(key for example in examples for key in example))
+    try:
+        return Dataset.from_dict({key: [example.get(key) for example in examples] for key in columns})
+    except (TypeError, ValueError) as exc:  # pyarrow's ArrowInvalid / ArrowTypeError derive from these
+        kinds = {key: sorted({type(e.get(key)).__name__ for e in examples} - {"NoneType"}) for key in columns}
+        mixed = [f"{key!r} ({' and '.join(k)})" for key, k in kinds.items() if len(k) > 1]
+        what = f"column {', '.join(mixed)} mixes types" if mixed else f"the rows do not form a table ({exc})"
+        raise TaskSourceError(f"{origin}: {what}; give each column one type in every row") from None

@@ -7,7 +7,10 @@ objective; bnpo, dr_grpo, dapo, cispo, sapo), clip-higher (`epsilon_high`), two-
 (`entropy_coef`, adaptive or not): docs/training.md has the table. Refused, with the field and the
 reason: `beta != 0` (GTPO has no KL term), `multi_objective_aggregation: normalize_then_sum` (GTPO's
 advantages are of the summed reward), `off_policy_mask_threshold`, `loss_type` vespo and luspo, and
-`use_liger_kernel` (their losses take sequence-level advantages).
+`use_liger_kernel` (their losses take sequence-level advantages). They are refused wherever they are
+set: by the constructor, again by `GTPOConfig.check()` (which `GTPOTrainer` calls when it is built and
+when `train()` starts, on its config and on the copies TRL's trainer keeps of them), with the same
+message (`check_refused`).
 
 The accepted values of each GTPO field and the variants' defaults are `gtpo.core`'s vocabularies
 (`SCOPES`, `COMBINES`, `COUNTS`, `FILTER_MODES`, `SCALES`, `VARIANTS`). A variant only fills the
@@ -18,13 +21,38 @@ it on stderr, `gtpo train` also in run_config.yaml).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from gtpo.core import COMBINES, COUNTS, FILTER_MODES, SCALES, SCOPES, VARIANTS
 from trl import GRPOConfig
 
 TOKEN_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo")  # TRL losses that take (B, T) advantages
 RENAMED_VALUES = {"conflict_count": {"true": "exact"}}  # a spelling refused with a pointer to the value's name
+# GRPOConfig settings GTPO refuses; TRL's trainer copies each of these but use_liger_kernel onto itself
+REFUSED = ("beta", "loss_type", "multi_objective_aggregation", "use_liger_kernel", "off_policy_mask_threshold")
+
+
+def check_refused(values: Mapping[str, Any]) -> None:
+    """Raise ValueError naming the field, the reason and the fix for a refused setting in `values` (name ->
+    value; names of `REFUSED` that are absent are not checked)."""
+    def bad(name: str, why: str, fix: str) -> ValueError:
+        return ValueError(f"GTPOConfig.{name}={values[name]!r}: {why}; {fix}.")
+
+    if "beta" in values and values["beta"] != 0.0:
+        raise bad("beta", "GTPO has no KL term and loads no reference model",
+                  "set beta=0 (or train the KL baseline with --algo grpo)")  # fmt: skip
+    if "loss_type" in values and values["loss_type"] not in TOKEN_LOSS_TYPES:
+        raise bad("loss_type", "its loss takes sequence-level advantages, GTPO's are per token",
+                  f"use one of {', '.join(TOKEN_LOSS_TYPES)} (grpo is the paper's objective)")
+    if values.get("multi_objective_aggregation", "sum_then_normalize") != "sum_then_normalize":
+        raise bad("multi_objective_aggregation", "GTPO needs group-relative advantages of the summed reward",
+                  "use 'sum_then_normalize'")  # fmt: skip
+    if values.get("use_liger_kernel", False):
+        raise bad("use_liger_kernel", "Liger's GRPO loss takes sequence-level advantages", "set it to false")
+    if values.get("off_policy_mask_threshold") is not None:
+        raise bad("off_policy_mask_threshold", "not part of GTPO", "unset it")
 
 
 @dataclass
@@ -164,6 +192,11 @@ class GTPOConfig(GRPOConfig):
             ) from err
         self._check_gtpo_fields()
 
+    def check(self) -> None:
+        """Check every GTPO field and refused setting again, e.g. after one was changed after construction;
+        the same ValueError as the constructor's. `GTPOTrainer` calls it when built and when training starts."""
+        self._check_gtpo_fields()
+
     def _apply_variant(self) -> None:
         """Fill the unset variant fields from `gtpo_variant`; record the explicit ones that differ from it."""
         if self.gtpo_variant not in VARIANTS:
@@ -214,22 +247,4 @@ class GTPOConfig(GRPOConfig):
                 "GTPO advantages are group-relative",
                 "use 'group' (divide by the group std, the paper) or 'none' (reference code)",
             )
-        if self.beta != 0.0:
-            raise bad(
-                "beta",
-                "GTPO has no KL term and loads no reference model",
-                "set beta=0 (or train the KL baseline with --algo grpo)",
-            )
-        if self.loss_type not in TOKEN_LOSS_TYPES:
-            raise bad("loss_type", "its loss takes sequence-level advantages, GTPO's are per token",
-                      f"use one of {', '.join(TOKEN_LOSS_TYPES)} (grpo is the paper's objective)")
-        if self.multi_objective_aggregation != "sum_then_normalize":
-            raise bad(
-                "multi_objective_aggregation",
-                "GTPO needs group-relative advantages of the summed reward",
-                "use 'sum_then_normalize'",
-            )
-        if getattr(self, "use_liger_kernel", False):
-            raise bad("use_liger_kernel", "Liger's GRPO loss takes sequence-level advantages", "set it to false")
-        if self.off_policy_mask_threshold is not None:
-            raise bad("off_policy_mask_threshold", "not part of GTPO", "unset it")
+        check_refused({name: getattr(self, name) for name in REFUSED if hasattr(self, name)})

@@ -3,7 +3,8 @@ reward-function faults, non-finite updates. The GRPO algorithm itself is TRL's, 
 
 - Reward functions (plain Python callables; reward models are TRL's) run under
   `gtpo.run.guards.RewardGuard` (deadline, failures score 0 and are counted in `reward_errors`, a
-  function failing on its whole first batch stops the run).
+  function failing on its whole first batch, or on every completion of `max_failed_reward_steps`
+  batches in a row, stops the run). `reward_guard=False` hands TRL the functions untouched.
 - Non-finite updates: when the global gradient norm is NaN or inf (a NaN/inf loss or logits make it
   so), all gradients are dropped before `optimizer.step()`, so AdamW skips every parameter: weights
   and optimizer moments stay exactly as they were. transformers still counts the step (global_step
@@ -29,6 +30,7 @@ from trl.trainer.utils import is_async_callable
 
 from gtpo.run.checkpoints import COMPLETE_MARKER, publish, staging_root
 from gtpo.run.guards import (
+    MAX_FAILED_REWARD_STEPS,
     MAX_NONFINITE_STEPS,
     REWARD_TIMEOUT,
     AsyncRewardGuard,
@@ -48,7 +50,7 @@ class NonFiniteWeightsError(RunGuardError):
 
 
 
-def guard_reward_funcs(funcs: Any, timeout: float | None) -> Any:
+def guard_reward_funcs(funcs: Any, timeout: float | None, max_failed: int = MAX_FAILED_REWARD_STEPS) -> Any:
     """Wrap every plain callable (not a reward model or a model id) in RewardGuard, or AsyncRewardGuard when
     calling it returns a coroutine (TRL's `is_async_callable`: async functions and async `__call__`)."""
     single = not isinstance(funcs, list)
@@ -57,7 +59,8 @@ def guard_reward_funcs(funcs: Any, timeout: float | None) -> Any:
         if not callable(f) or isinstance(f, (torch.nn.Module, RewardGuard)):
             guarded.append(f)
         else:
-            guarded.append(AsyncRewardGuard(f, timeout) if is_async_callable(f) else RewardGuard(f, timeout))
+            guard = AsyncRewardGuard if is_async_callable(f) else RewardGuard
+            guarded.append(guard(f, timeout, max_failed))
     return guarded[0] if single else guarded
 
 
@@ -81,12 +84,19 @@ def tied_to_loaded(model: Any, missing: list[str]) -> list[str]:
 class AtomicCheckpoints:
     """Mixin for a transformers `Trainer`: each checkpoint is transformers' own save, written into a
     staging folder and renamed into place (`gtpo.run.checkpoints`), so a kill mid-save never leaves a
-    `checkpoint-N/` that resuming would pick. Hooks: `_get_output_dir`, `_save_checkpoint`, and
-    `_issue_warnings_after_load`: a resume reports missing keys except those of weights tied to a loaded
-    one (transformers 5 checks only `_keys_to_ignore_on_save` and would report `lm_head.weight` of every
-    tied-embedding model although it is restored exactly)."""
+    `checkpoint-N/` that resuming would pick. On resume, the run's own `logging_steps`, `eval_steps` and
+    `save_steps` apply: transformers would take them from the checkpoint's trainer_state.json (with a
+    warning), while a resume records them as applied (`gtpo.run.folder`). A resume reports missing keys
+    except those of weights tied to a loaded one (transformers 5 checks only `_keys_to_ignore_on_save`
+    and would report `lm_head.weight` of every tied-embedding model although it is restored exactly).
+    Hooks: `_get_output_dir`, `_save_checkpoint`, `_init_training_state`, `_issue_warnings_after_load`."""
 
     _staging_dir: str | None = None
+
+    def _init_training_state(self, max_steps, *args, **kwargs):
+        started = super()._init_training_state(max_steps, *args, **kwargs)
+        self.state.compute_steps(self.args, max_steps)  # the arguments' steps, not the checkpoint's
+        return started
 
     def _issue_warnings_after_load(self, load_result: Any) -> None:
         tied = set(tied_to_loaded(self.model, list(load_result.missing_keys)))
@@ -126,25 +136,33 @@ class GuardedGRPOTrainer(AtomicCheckpoints, GRPOTrainer):
     """TRL's GRPOTrainer (algorithm unchanged) with the run guards of this module.
 
     Overridden hooks:
-    - `__init__`: wraps the reward functions in `RewardGuard` / `AsyncRewardGuard`; refuses a model with
+    - `__init__`: wraps the reward functions in `RewardGuard` / `AsyncRewardGuard` (unless
+      `reward_guard=False`); refuses a model with
       NaN/inf parameters; warns that the non-finite-update guard does not run under DeepSpeed;
-    - `_calculate_rewards`: after TRL's gather, stops the run on every process when a reward function
-      failed on its whole first batch on any process (no process is left waiting in a collective);
+    - `_calculate_rewards`: after TRL's gather, stops the run on every process when a reward function is
+      broken on any process (its whole first batch failed, or every completion of `max_failed_reward_steps`
+      batches in a row; no process is left waiting in a collective);
     - `_get_grad_norm` (the last hook before `optimizer.step()`): drops the gradients of a non-finite
       update and stops the run after `max_nonfinite_steps` of them in a row;
     - `_save_checkpoint` and `_get_output_dir` (`AtomicCheckpoints`): atomic checkpoints;
-    - `log`: adds `skipped_updates` and `reward_errors` (counts since the previous log);
+    - `log`: adds `skipped_updates` and, with the reward guard, `reward_errors` (counts since the previous log);
     - `train`: raises `NonFiniteUpdatesError` after such a stop, once the checkpoint is written.
     """
 
     def __init__(self, model: Any, reward_funcs: Any, args: Any = None, *, max_nonfinite_steps: int = MAX_NONFINITE_STEPS,
-                 reward_timeout: float | None = REWARD_TIMEOUT, **kwargs: Any):  # fmt: skip
+                 reward_timeout: float | None = REWARD_TIMEOUT, max_failed_reward_steps: int = MAX_FAILED_REWARD_STEPS,
+                 reward_guard: bool = True, **kwargs: Any):  # fmt: skip
         if max_nonfinite_steps < 1:
             raise ValueError(
                 f"max_nonfinite_steps={max_nonfinite_steps}: must be >= 1 (default {MAX_NONFINITE_STEPS})"
             )
         if reward_timeout is not None and not reward_timeout > 0:
             raise ValueError(f"reward_timeout={reward_timeout}: must be > 0 seconds, or None for no deadline")
+        if max_failed_reward_steps < 1:
+            raise ValueError(f"max_failed_reward_steps={max_failed_reward_steps}: must be >= 1 "
+                             f"(default {MAX_FAILED_REWARD_STEPS})")  # fmt: skip
+        if reward_guard:
+            reward_funcs = guard_reward_funcs(reward_funcs, reward_timeout, max_failed_reward_steps)
         # TRL 1.16 calls transformers' deprecated `is_gradient_checkpointing`, `gradient_checkpointing_disable`
         # and `gradient_checkpointing_enable` around every generation (trl.models.utils): FutureWarnings about
         # TRL's code, not the user's or this package's. Only these three messages are ignored.
@@ -152,7 +170,7 @@ class GuardedGRPOTrainer(AtomicCheckpoints, GRPOTrainer):
             "ignore", message="`(is_gradient_checkpointing|gradient_checkpointing_(enable|disable))` is deprecated",
             category=FutureWarning,
         )  # fmt: skip
-        super().__init__(model, guard_reward_funcs(reward_funcs, reward_timeout), args=args, **kwargs)
+        super().__init__(model, reward_funcs, args=args, **kwargs)
         bad = nonfinite_parameters(self.model)
         if bad:
             raise NonFiniteWeightsError(
@@ -233,6 +251,8 @@ class GuardedGRPOTrainer(AtomicCheckpoints, GRPOTrainer):
                 counts[1:] = self.accelerator.reduce(
                     counts[1:].to(self.accelerator.device), reduction="sum"
                 ).cpu()
-            logs["skipped_updates"], logs["reward_errors"] = int(counts[0]), int(counts[1])
+            logs["skipped_updates"] = int(counts[0])
+            if any(isinstance(f, RewardGuard) for f in self.reward_funcs):
+                logs["reward_errors"] = int(counts[1])
             self._skipped_since_log, self._reward_errors_logged = 0, errors
         super().log(logs, start_time)

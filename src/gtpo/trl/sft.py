@@ -11,7 +11,8 @@ learning; nothing here departs from the paper.
 - `gtpo sft RECIPE.yaml [--field value ...]`: the same YAML + override convention as `gtpo train`,
   over `SFTArguments` (the task selection shared with `gtpo train`, plus `merge_lora`), TRL's
   `SFTConfig` and TRL's `ModelConfig` (full or LoRA). Checkpoints are atomic (`AtomicCheckpoints`),
-  `--resume` continues from the last complete one, metrics.jsonl gets one row per logging step, and
+  the run folder is checked as for `gtpo train` (`gtpo.run.folder`: `--resume` continues from the last
+  complete checkpoint, `--overwrite` starts again), metrics.jsonl gets one row per logging step, and
   the run folder ends with run_config.yaml and the final model + tokenizer (with LoRA and
   `merge_lora`, the merged model, ready for `gtpo train` and `gtpo eval`; the adapter in adapter/).
 - `cpu_sft_trainer(...)`: the same trainer with fixed CPU settings (float32, cosine schedule, no
@@ -71,6 +72,7 @@ def sft_pairs(dataset):
 
 
 SECTIONS = {"task": TaskArguments, "run": RunArguments, "sft": SFTArguments}
+FIXED_ON_RESUME = ("max_length", "packing", "completion_only_loss", "assistant_only_loss")  # besides gtpo.run.folder's
 
 
 def build_parser() -> recipe.RecipeParser:
@@ -107,6 +109,7 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
     from transformers import AutoTokenizer
 
     from gtpo.run.checkpoints import check_output_dir, estimate_checkpoint_bytes
+    from gtpo.run.folder import open_run_folder, record_end
     from gtpo.run.logger import SFT_NAMES, RunLogger
     from trl import get_peft_config, get_quantization_config
 
@@ -114,8 +117,11 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
     recipe.check_model(model.model_name_or_path)
     recipe.check_report_to(training.report_to)
     output_dir = Path(training.output_dir)
+    start = open_run_folder(
+        output_dir, resume=sections["run"].resume, overwrite=sections["run"].overwrite, training=training,
+        config=recipe.run_config({**sections, "model": model}, training, algo="sft"), fixed=FIXED_ON_RESUME, prog=PROG,
+    )  # fmt: skip
     check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
-    resume = recipe.resume_checkpoint(sections["run"].resume, training, output_dir, prog=PROG)
     dataset = sft_pairs(task.load())
     init_kwargs = {"revision": model.model_revision, "dtype": model.dtype}
     if model.attn_implementation is not None:
@@ -141,9 +147,10 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
         peft_config=get_peft_config(model),
     )
     if trainer.accelerator.is_main_process:
-        recipe.write_run_config(output_dir / "run_config.yaml", {**sections, "model": model}, training, algo="sft")
+        recipe.write_run_config(output_dir / "run_config.yaml", {**sections, "model": model}, training, algo="sft",
+                                resumes=start.resumes)  # fmt: skip
     try:
-        trainer.train(resume_from_checkpoint=resume)
+        trainer.train(resume_from_checkpoint=start.checkpoint)
     except KeyboardInterrupt:
         raise recipe.RunInterrupted(trainer.state.global_step, output_dir) from None
     if model.use_peft and sft.merge_lora:
@@ -154,6 +161,8 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
             tokenizer.save_pretrained(str(output_dir))
     else:
         trainer.save_model(str(output_dir))
+    if trainer.accelerator.is_main_process:
+        record_end(output_dir, trainer.state)
     return output_dir
 
 

@@ -5,11 +5,13 @@ One parser over the recipe's sections, in TRL's flat convention (`gtpo.run.recip
 (`gtpo.run.arguments`), then `GTPOConfig` (TRL's GRPOConfig + the GTPO fields) and TRL's
 `ModelConfig` (model path or hub id, dtype, LoRA, 4/8-bit). The command line overrides the recipe.
 
+Before anything heavy loads, the model argument, `report_to` and the run folder are checked: a folder
+holding a run needs `--resume` or `--overwrite`, and a resume may not change the fields in
+`FIXED_ON_RESUME` (`gtpo.run.folder`); the folder must be writable, with room for a checkpoint
+(`gtpo.run.checkpoints.check_output_dir`); the dataset must fill one generation batch. `--resume`
+(bare, or `--resume PATH`) continues from the last complete checkpoint; checkpoints are written atomically.
 `--help` lists the recipe's sections, GTPO's fields and the model's; `--help-all` adds the inherited
-training fields (`help_groups`). Before anything heavy loads, the model argument, `report_to` and the
-run folder are checked (writable, room for a
-checkpoint: `gtpo.run.checkpoints.check_output_dir`). `--resume` (bare, or `--resume PATH`)
-continues from the last complete checkpoint; checkpoints are written atomically.
+training fields (`help_groups`).
 
 `--algo gtpo` trains `GTPOTrainer`; `--algo grpo` trains TRL's `GRPOTrainer` unchanged (beta = 0, or
 beta > 0 with a frozen reference model) with the same recipe, rewards and logging, so runs compare
@@ -40,8 +42,9 @@ from gtpo.run.recipe import (
     check_model,
     check_report_to,
     parse_recipe,
-    resume_checkpoint,
+    resume_checkpoint,  # noqa: F401 - part of this module's surface (tests)
     run_command,
+    run_config,
     write_run_config,
 )
 from gtpo.trl.config import GTPOConfig
@@ -51,6 +54,15 @@ PROG = "gtpo train"
 SECTIONS = {"task": TaskArguments, "rewards": RewardArguments, "guards": GuardArguments, "run": RunArguments,
             "algorithm": AlgorithmArguments}  # fmt: skip
 GTPO_ONLY_FIELDS = {f.name for f in dataclasses.fields(GTPOConfig)} - {f.name for f in dataclasses.fields(GRPOConfig)}
+# what a resumed run cannot change besides gtpo.run.folder's fixed fields: the rewards, the groups, the sampling
+# and the objective (the collapse monitor's thresholds only warn and may change)
+FIXED_ON_RESUME = tuple(sorted(
+    {"reward_weights", "num_generations", "steps_per_generation", "generation_batch_size", "num_iterations",
+     "max_completion_length", "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "beta", "loss_type",
+     "epsilon", "epsilon_high", "delta", "importance_sampling_level", "scale_rewards", "mask_truncated_completions",
+     "top_entropy_quantile", "multi_objective_aggregation", "shuffle_dataset"}
+    | GTPO_ONLY_FIELDS - {"collapse_conflict_share", "collapse_entropy_fraction"}
+))  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -118,6 +130,7 @@ def train(args: TrainArgs) -> Path:
     from transformers import AutoTokenizer
 
     from gtpo.run.checkpoints import check_output_dir, estimate_checkpoint_bytes
+    from gtpo.run.folder import open_run_folder, record_end
     from gtpo.run.logger import RunLogger
     from gtpo.trl.guarded import GuardedGRPOTrainer
     from gtpo.trl.rewards import reward_funcs
@@ -127,14 +140,30 @@ def train(args: TrainArgs) -> Path:
     training, model = args.training, args.model
     check_model(model.model_name_or_path)
     check_report_to(training.report_to)
+    unused = sorted({"reward_timeout", "max_failed_reward_steps"} & set(args.explicit))
+    if not args.guards.reward_guard and unused:
+        print(f"{PROG}: reward_guard is off: {', '.join(unused)} do not apply", file=sys.stderr)
     output_dir = Path(training.output_dir)
+    start = open_run_folder(
+        output_dir, resume=args.run.resume, overwrite=args.run.overwrite, training=training, fixed=FIXED_ON_RESUME,
+        config=run_config({**args.sections, "model": model}, training, algo=args.algorithm.algo), prog=PROG,
+    )  # fmt: skip
     check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
-    resume = resume_checkpoint(args.run.resume, training, output_dir, prog=PROG)
     try:
         funcs = reward_funcs(args.rewards.rewards, args.rewards.answer_tolerance)
     except ValueError as err:
         raise RecipeError(str(err)) from err
-    dataset = args.task.load()
+    try:
+        dataset = args.task.load()
+    except ValueError as err:  # a bad task name or option (bad data is a TaskSourceError)
+        raise RecipeError(str(err)) from err
+    prompts = training.generation_batch_size // training.num_generations  # TRL's sampler drops a partial batch
+    if len(dataset) < prompts:
+        raise RecipeError(
+            f"task: {len(dataset)} problems, fewer than one generation batch takes ({prompts} prompts = "
+            f"generation_batch_size {training.generation_batch_size} / num_generations {training.num_generations}): "
+            "no step would train. Use more problems (task_limit, task_source) or a smaller per_device_train_batch_size"
+        )
     if training.reward_weights is not None and len(training.reward_weights) != len(args.rewards.rewards):
         raise RecipeError(
             f"reward_weights={training.reward_weights}: one weight per reward in rewards={args.rewards.rewards}"
@@ -159,6 +188,8 @@ def train(args: TrainArgs) -> Path:
         reward_funcs=funcs,
         max_nonfinite_steps=args.guards.max_nonfinite_steps,
         reward_timeout=args.guards.reward_timeout,
+        max_failed_reward_steps=args.guards.max_failed_reward_steps,
+        reward_guard=args.guards.reward_guard,
         args=training,
         train_dataset=dataset,
         processing_class=tokenizer,
@@ -170,12 +201,14 @@ def train(args: TrainArgs) -> Path:
         logger.sample_source = lambda: trainer.latest_conflict_sample
     if trainer.accelerator.is_main_process:
         write_run_config(output_dir / "run_config.yaml", {**args.sections, "model": model}, training,
-                         algo=args.algorithm.algo)  # fmt: skip
+                         algo=args.algorithm.algo, resumes=start.resumes)  # fmt: skip
     try:
-        trainer.train(resume_from_checkpoint=resume)
+        trainer.train(resume_from_checkpoint=start.checkpoint)
     except KeyboardInterrupt:
         raise RunInterrupted(trainer.state.global_step, output_dir) from None
     trainer.save_model(str(output_dir))
+    if trainer.accelerator.is_main_process:
+        record_end(output_dir, trainer.state)
     return output_dir
 
 

@@ -63,7 +63,7 @@ from transformers.trainer_callback import ExportableState
 
 from gtpo.core import conflict_tensors, constant_groups, mean_entropy, shaped_token_advantages
 from gtpo.core.token_advantages import finish, metric_sums
-from gtpo.trl.config import GTPOConfig
+from gtpo.trl.config import REFUSED, GTPOConfig, check_refused
 from gtpo.trl.guarded import GuardedGRPOTrainer
 
 WEIGHTS_KEY = "gtpo_weights"  # (B, T) float, lambda_{i,t}
@@ -105,6 +105,8 @@ class GTPOTrainer(GuardedGRPOTrainer):
     guarded reward functions, skipped non-finite updates; its hooks are named in its docstring).
 
     Overridden hooks (nothing else changes; generation, rewards, vLLM, PEFT are TRL's):
+    - `__init__` and `train`: check the config again (`GTPOConfig.check`, and the refused settings TRL's
+      trainer copied onto itself), so a refused option set after the config was built is refused too;
     - `_calculate_rewards`: keeps the gathered rewards of the generation batch (to find constant groups);
     - `_generate_and_score_completions`: sets A = 0 exactly on constant-reward groups and adds the
       per-token conflict weights and conflict mask of each row, computed over whole groups of the
@@ -122,6 +124,7 @@ class GTPOTrainer(GuardedGRPOTrainer):
             raise ValueError("GTPOTrainer needs args=GTPOConfig(...): its fields define the GTPO objective.")
         if not isinstance(args, GTPOConfig):
             raise TypeError(f"GTPOTrainer needs a GTPOConfig, got {type(args).__name__}; use GRPOTrainer for GRPO.")
+        args.check()  # a field changed after the config was built gets the constructor's error
         callbacks = [*(kwargs.pop("callbacks", None) or []), GTPOState()]
         super().__init__(model, reward_funcs, args=args, callbacks=callbacks, **kwargs)
         if args.variant_overrides and self.accelerator.is_main_process:
@@ -131,6 +134,11 @@ class GTPOTrainer(GuardedGRPOTrainer):
         if self.ref_model is not None:  # GTPOConfig forbids beta != 0; a guard against future TRL defaults
             raise RuntimeError("GTPO must not load a reference model; check that beta is 0.")
         self.latest_conflict_sample: dict | None = None
+
+    def train(self, *args: Any, **kwargs: Any):
+        self.args.check()
+        check_refused({name: getattr(self, name) for name in REFUSED if hasattr(self, name)})  # TRL's copies
+        return super().train(*args, **kwargs)
 
     @property
     def gtpo_state(self) -> GTPOState:
@@ -155,8 +163,9 @@ class GTPOTrainer(GuardedGRPOTrainer):
         return self._add_conflict_weights(output, mode)
 
     def _log_table_advantages(self, advantages: torch.Tensor) -> None:
-        """The completions table (`log_completions`) shows the A_i GTPO trains with (constant groups at 0),
-        not TRL's residue: replace the entries TRL just appended for this generation batch."""
+        """The completions table (`log_completions`) shows the group advantage A_i before GTPO's shaping
+        (constant groups at exactly 0, not TRL's residue): replace the entries TRL just appended for this
+        generation batch. Training uses A' = delta_i (A_i - gamma <H>_i) lambda_{i,t} (`_gtpo_advantages`)."""
         logged = self._logs["advantages"]
         gathered = self.accelerator.gather(advantages).tolist()  # (N,), the order TRL appended
         if len(logged) >= len(gathered):

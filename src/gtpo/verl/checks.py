@@ -1,4 +1,4 @@
-"""What GTPO on verl requires of the verl config, checked before the first advantage is computed.
+"""What GTPO on verl requires of the verl config, checked when the trainer starts (before any model loads).
 
 GTPO's objective is the stock PPO-clip token loss over its token advantages, aggregated as "mean over
 each completion's tokens, then over completions", with no KL term and no entropy bonus:

@@ -3,20 +3,28 @@
 `gtpo_advantages(token_level_rewards, response_mask, config, index, batch)` (registered as "gtpo"):
 1. each completion's reward R_i is the sum of its token-level rewards (verl's outcome convention, as
    its GRPO estimator does); groups are the rows sharing a `uid` (`index`), in any order (verl's
-   `_balance_batch` reorders rows before advantages are computed);
-2. A_i = group-relative advantage (`scale_rewards`: "group" divides by the group's std, "none" not),
-   exactly 0 for a constant group (`gtpo.core.constant_groups`);
+   `_balance_batch` reorders rows before advantages are computed) and of any size (the v1 trainer's
+   `pad` rows form a group of their own, filtered or failed rollouts leave groups short);
+2. A_i = group-relative advantage (`scale_rewards`: "group" divides by the group's std + 1e-4, the
+   epsilon of `gtpo.core.group_advantages` and of TRL, so of the TRL trainer; "none" not), exactly 0
+   for a constant group (`gtpo.core.constant_groups`) and for a group of one;
 3. A' = `gtpo.core.token_advantages` over the response token ids (`batch["responses"]`) and the
    entropies of the old-log-prob pass (`batch["entropy"]`, verl's v1 trainer; `"gtpo_entropys"` /
-   `"entropys"`, the legacy trainer), which on-policy are the current policy's.
+   `"entropys"`, the legacy trainer), which on-policy are the current policy's. Conflicts are found on
+   the positions up to each row's last valid token; <H>_i (and <H>_ini) average the entropies over the
+   response mask itself, so the tool outputs a multi-turn rollout masks inside a response do not count.
+   Rows with an empty mask (verl's pad rows) get A' = 0.
 Returned as (advantages, returns), both A' (verl's convention for outcome estimators). With the
-`vanilla` loss and `loss_agg_mode: seq-mean-token-mean` this is GTPO's objective exactly: a factor
->= 0 commutes with PPO's min and clip, and with its dual clip (docs/algorithm.md).
+`vanilla` loss and `loss_agg_mode: seq-mean-token-mean` this is GTPO's objective exactly wherever no
+ratio on a negative A' exceeds verl's `clip_ratio_c` (docs/algorithm.md: beyond it verl's dual clip
+caps the term, which `gtpo_loss` does not).
 
 Options: `algorithm.gtpo` in the verl config (`+algorithm.gtpo.positive_weight=2.0` on the command
 line), the fields of `VerlGTPOOptions`; `gtpo_variant` fills the unset ones as in `GTPOConfig`.
-<H>_ini: `initial_entropy` when given, else the stored value (`STATE`, saved beside verl's
-checkpoints by `gtpo.verl.patch`), else measured on this first batch and stored.
+verl's own `algorithm.norm_adv_by_std_in_grpo=false` means `scale_rewards: none` (refused beside an
+explicit `scale_rewards: group`).
+<H>_ini: `initial_entropy` when given, else the stored value (`STATE`, restored by `gtpo.verl.patch`
+when verl resumes from a checkpoint), else measured on this first batch and stored.
 """
 
 from __future__ import annotations
@@ -70,6 +78,12 @@ class VerlGTPOOptions:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"algorithm.gtpo: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
+        if _get(config, "norm_adv_by_std_in_grpo") is False:
+            if values.get("scale_rewards", "none") != "none":
+                raise ValueError("algorithm.norm_adv_by_std_in_grpo=false contradicts algorithm.gtpo.scale_rewards="
+                                 f"{values['scale_rewards']}: GTPO's setting is algorithm.gtpo.scale_rewards; drop "
+                                 "norm_adv_by_std_in_grpo")  # fmt: skip
+            values["scale_rewards"] = "none"
         return cls(**values)
 
 
@@ -105,14 +119,15 @@ def uid_group_ids(index: Any, n: int) -> torch.Tensor:
     return torch.tensor([codes.setdefault(v, len(codes)) for v in values], dtype=torch.long)
 
 
-def grouped_advantages(scores: torch.Tensor, group_ids: torch.Tensor, scale: str, eps: float = 1e-6) -> torch.Tensor:
-    """A_i for rows in any order: (R_i - group mean) [/ (group std + eps)], 0 for constant groups."""
-    index = group_index(group_ids)  # (B, G)
-    if (index < 0).any():
-        sizes = sorted({int(s) for s in (index >= 0).sum(1).tolist()})
-        raise ValueError(f"gtpo needs every prompt's group whole and of one size (rollout.n); got group sizes {sizes}")
-    adv = torch.empty_like(scores)
-    adv[index.reshape(-1)] = group_advantages(scores[index].reshape(-1), index.shape[1], scale=scale, eps=eps)
+def grouped_advantages(scores: torch.Tensor, group_ids: torch.Tensor, scale: str) -> torch.Tensor:
+    """(N,) A_i for rows in any order and groups of any size: `gtpo.core.group_advantages` (its epsilon,
+    its exact 0 for constant groups) over each group; 0 for a group of one."""
+    index = group_index(group_ids)  # (B, G_max), -1 after each group's rows
+    sizes = (index >= 0).sum(dim=1)  # (B,)
+    adv = torch.zeros_like(scores)
+    for size in sizes.unique().tolist():
+        rows = index[sizes == size, :size].reshape(-1)  # whole groups of this size, group after group
+        adv[rows] = group_advantages(scores[rows], size, scale=scale)
     return adv
 
 
@@ -122,6 +137,7 @@ def gtpo_advantages(
     config: Any = None,
     index: Any = None,  # (N,) uid
     batch: Any = None,  # the DataProto's TensorDict
+    advantages: torch.Tensor | None = None,  # (N,) A_i given (multi-trajectory sessions, gtpo.verl.patch)
     **_: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:  # (N, T), (N, T)
     """verl advantage estimator "gtpo" (module docstring)."""
@@ -137,7 +153,7 @@ def gtpo_advantages(
     mask = response_mask.bool()
     group_ids = uid_group_ids(index, n)
     scores = token_level_rewards.sum(dim=-1).float()  # (N,)
-    adv = grouped_advantages(scores, group_ids, options.scale_rewards)  # (N,)
+    adv = grouped_advantages(scores, group_ids, options.scale_rewards) if advantages is None else advantages  # (N,)
     entropy = batch[entropy_key].float()
     initial = options.initial_entropy if options.initial_entropy is not None else STATE.initial_entropy
     if initial is None and options.entropy_filter == "auto":
@@ -153,7 +169,7 @@ def gtpo_advantages(
         positive_weight=options.positive_weight, combine=options.conflict_combine, gamma=options.entropy_gamma,
         entropy_threshold=options.entropy_threshold, initial_entropy=initial, filter_mode=options.entropy_filter,
         normalize_by_conflicts=options.normalize_by_conflicts, conflict_count=options.conflict_count,
-        negative_weight=options.negative_weight, max_run=options.conflict_max_run,
+        negative_weight=options.negative_weight, max_run=options.conflict_max_run, entropy_mask=mask,
     )  # fmt: skip
     STATE.metrics = {f"gtpo/{k}": float(v) for k, v in metrics.items()}
     STATE.metrics["gtpo/initial_entropy"] = float("nan") if initial is None else float(initial)
@@ -163,7 +179,8 @@ def gtpo_advantages(
 
 def _left_aligned(mask: torch.Tensor) -> torch.Tensor:
     """verl's response_mask is ones then zeros, except that multi-turn rollouts mask tool outputs inside;
-    conflicts are found on the token positions the model saw (up to the last valid token)."""
+    conflicts are found on the token positions up to each row's last valid token (tool outputs included,
+    so positions stay aligned across a group); their A' is 0 through the response mask."""
     last = torch.where(mask, torch.arange(mask.shape[1]).unsqueeze(0), -1).amax(dim=1, keepdim=True)  # (N, 1)
     return torch.arange(mask.shape[1]).unsqueeze(0) <= last
 
