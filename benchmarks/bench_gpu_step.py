@@ -73,7 +73,7 @@ def build(algo: str, model_dir: Path, out: str, args, callbacks):
 
     cuda = args.device == "cuda"
     common = dict(
-        output_dir=out, use_cpu=not cuda, bf16=cuda, gradient_checkpointing=False,
+        output_dir=out, use_cpu=not cuda, bf16=cuda, activation_checkpointing=False,
         model_init_kwargs={"dtype": torch.bfloat16 if cuda else torch.float32},
         per_device_train_batch_size=args.prompts * args.group, num_generations=args.group,
         max_completion_length=args.completion_length, max_steps=args.steps, learning_rate=args.lr,

@@ -44,7 +44,7 @@ def build(algo: str, model_dir: str, output_dir: str, args, callbacks=()):
     from trl import GRPOConfig, GRPOTrainer
 
     common = dict(
-        output_dir=output_dir, use_cpu=args.device == "cpu", bf16=False, gradient_checkpointing=False,
+        output_dir=output_dir, use_cpu=args.device == "cpu", bf16=False, activation_checkpointing=False,
         per_device_train_batch_size=args.prompts * args.group, num_generations=args.group,
         max_completion_length=args.completion_length, max_steps=args.steps, learning_rate=args.lr,
         temperature=1.0, logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,

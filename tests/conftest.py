@@ -49,3 +49,17 @@ def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from gtpo.models import materialize
 
     return materialize("smollm2-135m-instruct", tmp_path_factory.mktemp("smollm2") / "model")
+
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cli_cache_in_a_session_folder(tmp_path_factory: pytest.TempPathFactory):
+    """`gtpo train` / `gtpo sft` cache their option descriptions in `gtpo.run.options.cache_dir()`: the
+    tests use a folder of their own, not the user's cache."""
+    from gtpo.run import options
+
+    folder = tmp_path_factory.mktemp("cli-cache")
+    original = options.cache_dir
+    options.cache_dir = lambda: folder
+    yield
+    options.cache_dir = original

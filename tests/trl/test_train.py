@@ -179,3 +179,15 @@ def test_shipped_recipes_parse(name, tmp_path):
 def test_yaml_boolean_scale_rewards_means_what_trl_says(tmp_path, algo, value, scale):
     recipe = write(tmp_path, BASE.format(out=tmp_path) + f"scale_rewards: {value}\n")
     assert parse_args([recipe, "--algo", algo]).training.scale_rewards == scale
+
+
+def test_parsing_a_recipe_gives_no_deprecation_warning(tmp_path):
+    import warnings
+
+    recipe = write(tmp_path, BASE.format(out=tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        training = parse_args([recipe]).training  # TRL's default gradient_checkpointing=True, under its new name
+    assert training.activation_checkpointing is True and training.gradient_checkpointing is True
+    training = parse_args([recipe, "--activation_checkpointing", "false"]).training
+    assert training.activation_checkpointing is False and training.gradient_checkpointing is False

@@ -62,7 +62,7 @@ def gtpo_args(output_dir: str | Path, **overrides):
         output_dir=str(output_dir),
         use_cpu=True,
         bf16=False,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         per_device_train_batch_size=8,
         num_generations=4,
         max_completion_length=24,

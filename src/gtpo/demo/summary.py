@@ -13,12 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from gtpo.demo.config import DemoConfig
 from gtpo.eval.metrics import paired_difference, per_problem_accuracy
-
-if TYPE_CHECKING:
-    from gtpo.demo.pipeline import DemoConfig
 
 
 def _verdict(name_a: str, name_b: str, diff: float, se: float) -> str:

@@ -70,8 +70,8 @@ def _slug(text: str) -> str:
 
 
 def check_model(model: str) -> Path:
-    """`gtpo.models.check_model_source` for `--model` (FileNotFoundError, as `gtpo eval` reports it)."""
-    from gtpo.models import ModelSourceError, check_model_source
+    """`gtpo.run.model_source.check_model_source` for `--model` (FileNotFoundError, as `gtpo eval` reports it)."""
+    from gtpo.run.model_source import ModelSourceError, check_model_source
 
     try:
         return Path(check_model_source(model, "--model"))

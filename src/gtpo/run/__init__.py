@@ -8,5 +8,7 @@
     gtpo.run.folder       a run folder: refused without --resume / --overwrite, what a resume may change
     gtpo.run.logger       metrics.jsonl / conflict_samples.jsonl (a transformers callback)
     gtpo.run.io           atomic file writes and JSONL reading
-Nothing here imports an RL engine (trl, verl).
+    gtpo.run.model_source the model-argument check (a model folder with weights, or a hub id)
+    gtpo.run.options      the options of a recipe command, cached: --help and unknown options without torch
+Nothing here imports an RL engine (trl, verl) or gtpo.trl, gtpo.verl, gtpo.eval, gtpo.demo, gtpo.models.
 """

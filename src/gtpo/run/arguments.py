@@ -82,14 +82,29 @@ class TaskArguments:
         return {**(self.task_options or {}), **given} if given else self.task_options
 
     def load(self):
-        """The selected problems (`gtpo.tasks.load_task`; a 'file.py:name' task is loaded first)."""
+        """The selected problems (`gtpo.tasks.load_task`; a 'file.py:name' task is loaded first). A task that
+        is not registered, a data source for a generated task, or a selection the task refuses is a
+        `RecipeError` naming the field."""
         from gtpo.run.plugins import task_name
-        from gtpo.tasks import load_task
+        from gtpo.run.recipe import RecipeError
+        from gtpo.tasks import get_task, load_task
 
-        return load_task(
-            task_name(self.task), self.task_split, source=self.task_source, subjects=self.task_subjects,
-            limit=self.task_limit, seed=self.task_seed, options=self.options(),
-        )  # fmt: skip
+        try:
+            name = task_name(self.task)
+        except ValueError as err:
+            raise RecipeError(str(err)) from None
+        if get_task(name).generate is not None and self.task_source is not None:
+            which = " (the default task)" if self.task == TaskArguments.task else ""
+            raise RecipeError(f"task_source={self.task_source!r}: task {self.task!r}{which} generates its problems "
+                              "and reads no data; set --task to the task of your data (e.g. gsm8k, math or custom), "
+                              "or remove task_source")  # fmt: skip
+        try:
+            return load_task(
+                name, self.task_split, source=self.task_source, subjects=self.task_subjects,
+                limit=self.task_limit, seed=self.task_seed, options=self.options(),
+            )  # fmt: skip
+        except ValueError as err:
+            raise RecipeError(f"task: {err}") from None
 
 
 @dataclass

@@ -26,6 +26,11 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
 
+class RunFinished(Exception):  # noqa: N818 - an outcome, not a failure: the command exits 0
+    """`--resume` on a run that already reached its max_steps: nothing to train; the message says so
+    (raised by `gtpo.run.folder`)."""
+
+
 class OutputDirError(OSError):
     """The run folder cannot take the run's files; the message names `output_dir` and the fix."""
 

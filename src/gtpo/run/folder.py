@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from gtpo.run.checkpoints import COMPLETE_MARKER, STAGING_PREFIX, OutputDirError
+from gtpo.run.checkpoints import COMPLETE_MARKER, STAGING_PREFIX, OutputDirError, RunFinished
 from gtpo.run.io import write_text_atomic
 
 RUN_CONFIG = "run_config.yaml"
@@ -67,10 +67,6 @@ NOT_COMPARED = ("output_dir", "resume_from_checkpoint", "model_init_kwargs", "re
 
 class RunFolderError(OutputDirError):
     """The run folder holds a run this command may not write into as asked; the message names the fix."""
-
-
-class RunFinished(Exception):  # noqa: N818 - an outcome, not a failure: the command exits 0
-    """`--resume` on a run that already reached its max_steps: nothing to train; the message says so."""
 
 
 @dataclasses.dataclass

@@ -73,13 +73,23 @@ def nonfinite_parameters(model: Any) -> list[str]:
     ]  # fmt: skip
 
 
+def tied_to_loaded(model: Any, missing: list[str]) -> list[str]:
+    """The keys of `missing` whose parameter is the same tensor as a parameter that was loaded (tied
+    weights: with tied embeddings `lm_head.weight` is the embedding matrix, which a checkpoint stores once)."""
+    params = dict(model.named_parameters(remove_duplicate=False))
+    loaded = {param.data_ptr() for name, param in params.items() if name not in missing}
+    return [key for key in missing if key in params and params[key].data_ptr() in loaded]
+
+
 class AtomicCheckpoints:
     """Mixin for a transformers `Trainer`: each checkpoint is transformers' own save, written into a
     staging folder and renamed into place (`gtpo.run.checkpoints`), so a kill mid-save never leaves a
     `checkpoint-N/` that resuming would pick. On resume, the run's own `logging_steps`, `eval_steps` and
     `save_steps` apply: transformers would take them from the checkpoint's trainer_state.json (with a
-    warning), while a resume records them as applied (`gtpo.run.folder`). Hooks: `_get_output_dir`,
-    `_save_checkpoint`, `_init_training_state`."""
+    warning), while a resume records them as applied (`gtpo.run.folder`). A resume reports missing keys
+    except those of weights tied to a loaded one (transformers 5 checks only `_keys_to_ignore_on_save`
+    and would report `lm_head.weight` of every tied-embedding model although it is restored exactly).
+    Hooks: `_get_output_dir`, `_save_checkpoint`, `_init_training_state`, `_issue_warnings_after_load`."""
 
     _staging_dir: str | None = None
 
@@ -87,6 +97,11 @@ class AtomicCheckpoints:
         started = super()._init_training_state(max_steps, *args, **kwargs)
         self.state.compute_steps(self.args, max_steps)  # the arguments' steps, not the checkpoint's
         return started
+
+    def _issue_warnings_after_load(self, load_result: Any) -> None:
+        tied = set(tied_to_loaded(self.model, list(load_result.missing_keys)))
+        missing = [key for key in load_result.missing_keys if key not in tied]
+        super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
 
     def _get_output_dir(self, trial) -> str:
         return self._staging_dir or super()._get_output_dir(trial)
@@ -148,6 +163,13 @@ class GuardedGRPOTrainer(AtomicCheckpoints, GRPOTrainer):
                              f"(default {MAX_FAILED_REWARD_STEPS})")  # fmt: skip
         if reward_guard:
             reward_funcs = guard_reward_funcs(reward_funcs, reward_timeout, max_failed_reward_steps)
+        # TRL 1.16 calls transformers' deprecated `is_gradient_checkpointing`, `gradient_checkpointing_disable`
+        # and `gradient_checkpointing_enable` around every generation (trl.models.utils): FutureWarnings about
+        # TRL's code, not the user's or this package's. Only these three messages are ignored.
+        warnings.filterwarnings(
+            "ignore", message="`(is_gradient_checkpointing|gradient_checkpointing_(enable|disable))` is deprecated",
+            category=FutureWarning,
+        )  # fmt: skip
         super().__init__(model, reward_funcs, args=args, **kwargs)
         bad = nonfinite_parameters(self.model)
         if bad:

@@ -21,6 +21,7 @@ learning; nothing here departs from the paper.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from gtpo.run import recipe
 from gtpo.run.arguments import RunArguments, TaskArguments
+from gtpo.run.options import Group
 from gtpo.run.recipe import RecipeError
 from gtpo.trl.guarded import AtomicCheckpoints
 from trl import ModelConfig, SFTConfig, SFTTrainer
@@ -77,6 +79,24 @@ def build_parser() -> recipe.RecipeParser:
     return recipe.RecipeParser((*SECTIONS.values(), SFTConfig, ModelConfig), prog=PROG, allow_abbrev=False)
 
 
+def help_groups() -> list[Group]:
+    """`gtpo sft --help`: the recipe's sections, SFTConfig's own fields and the model; `--help-all` adds the
+    fields SFTConfig inherits from transformers' TrainingArguments."""
+    from transformers import TrainingArguments
+
+    def names(cls: type) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.init)
+
+    inherited = set(names(TrainingArguments))
+    return [
+        *(Group(f"{name} ({cls.__name__})", names(cls)) for name, cls in SECTIONS.items()),
+        Group("SFT (TRL's SFTConfig's own fields)", tuple(n for n in names(SFTConfig) if n not in inherited)),
+        Group("model (TRL's ModelConfig)", names(ModelConfig)),
+        Group("training (inherited from transformers' TrainingArguments)",
+              tuple(n for n in names(SFTConfig) if n in inherited), extended=True),  # fmt: skip
+    ]
+
+
 def parse_args(argv: list[str]) -> tuple[dict, SFTConfig, ModelConfig]:
     """(the sections by name: task, run, sft; the SFT config; the model config)."""
     values, _ = recipe.parse_recipe(argv, build_parser())
@@ -95,6 +115,7 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
 
     task, sft = sections["task"], sections["sft"]
     recipe.check_model(model.model_name_or_path)
+    recipe.check_report_to(training.report_to)
     output_dir = Path(training.output_dir)
     start = open_run_folder(
         output_dir, resume=sections["run"].resume, overwrite=sections["run"].overwrite, training=training,
@@ -109,9 +130,14 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
     if quantization is not None:
         init_kwargs["quantization_config"] = quantization
     training.model_init_kwargs = {**init_kwargs, **(training.model_init_kwargs or {})}
-    tokenizer = AutoTokenizer.from_pretrained(
-        model.model_name_or_path, revision=model.model_revision, trust_remote_code=training.trust_remote_code
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            model.model_name_or_path, revision=model.model_revision, trust_remote_code=training.trust_remote_code
+        )
+    except OSError as err:  # a hub id that cannot be reached or does not exist
+        raise recipe.RecipeError(f"model_name_or_path={model.model_name_or_path!r}: cannot be loaded "
+                                 f"({str(err).splitlines()[0]}); check the hub id and the network, or give a "
+                                 "local model folder") from None
     trainer = GuardedSFTTrainer(
         model=model.model_name_or_path,
         args=training,
@@ -123,7 +149,10 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
     if trainer.accelerator.is_main_process:
         recipe.write_run_config(output_dir / "run_config.yaml", {**sections, "model": model}, training, algo="sft",
                                 resumes=start.resumes)  # fmt: skip
-    trainer.train(resume_from_checkpoint=start.checkpoint)
+    try:
+        trainer.train(resume_from_checkpoint=start.checkpoint)
+    except KeyboardInterrupt:
+        raise recipe.RunInterrupted(trainer.state.global_step, output_dir) from None
     if model.use_peft and sft.merge_lora:
         trainer.save_model(str(output_dir / "adapter"))
         if trainer.accelerator.is_main_process:
@@ -138,7 +167,7 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return recipe.run_command(argv, build_parser(), parse_args, lambda parsed: run(*parsed))
+    return recipe.run_command(argv, build_parser(), parse_args, lambda parsed: run(*parsed), help_groups())
 
 
 def cpu_sft_trainer(
@@ -178,6 +207,7 @@ def cpu_sft_trainer(
         dataloader_num_workers=0,
         disable_tqdm=not progress,
         max_length=None,
+        activation_checkpointing=True,  # TRL's default, under transformers' current name (no deprecation warning)
     )
     return SFTTrainer(
         model=model,

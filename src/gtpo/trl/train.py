@@ -5,11 +5,13 @@ One parser over the recipe's sections, in TRL's flat convention (`gtpo.run.recip
 (`gtpo.run.arguments`), then `GTPOConfig` (TRL's GRPOConfig + the GTPO fields) and TRL's
 `ModelConfig` (model path or hub id, dtype, LoRA, 4/8-bit). The command line overrides the recipe.
 
-Before anything heavy loads, the model argument and the run folder are checked: a folder holding a run
-needs `--resume` or `--overwrite`, and a resume may not change the fields in `FIXED_ON_RESUME`
-(`gtpo.run.folder`); the folder must be writable, with room for a checkpoint
+Before anything heavy loads, the model argument, `report_to` and the run folder are checked: a folder
+holding a run needs `--resume` or `--overwrite`, and a resume may not change the fields in
+`FIXED_ON_RESUME` (`gtpo.run.folder`); the folder must be writable, with room for a checkpoint
 (`gtpo.run.checkpoints.check_output_dir`); the dataset must fill one generation batch. `--resume`
 (bare, or `--resume PATH`) continues from the last complete checkpoint; checkpoints are written atomically.
+`--help` lists the recipe's sections, GTPO's fields and the model's; `--help-all` adds the inherited
+training fields (`help_groups`).
 
 `--algo gtpo` trains `GTPOTrainer`; `--algo grpo` trains TRL's `GRPOTrainer` unchanged (beta = 0, or
 beta > 0 with a frozen reference model) with the same recipe, rewards and logging, so runs compare
@@ -31,11 +33,14 @@ from gtpo.run.arguments import (
     RunArguments,
     TaskArguments,
 )
+from gtpo.run.options import Group
 from gtpo.run.recipe import (
     RecipeError,
     RecipeParser,
+    RunInterrupted,
     build,
     check_model,
+    check_report_to,
     parse_recipe,
     resume_checkpoint,  # noqa: F401 - part of this module's surface (tests)
     run_command,
@@ -84,6 +89,23 @@ def build_parser() -> RecipeParser:
     return RecipeParser((*SECTIONS.values(), GTPOConfig, ModelConfig), prog=PROG, allow_abbrev=False)
 
 
+def help_groups() -> list[Group]:
+    """`gtpo train --help`: the recipe's sections, GTPO's own fields and the model; `--help-all` adds the
+    fields GTPOConfig inherits from TRL's GRPOConfig and transformers' TrainingArguments."""
+    def names(cls: type) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.init)
+
+    gtpo_own = tuple(name for name in names(GTPOConfig) if name in GTPO_ONLY_FIELDS)
+    inherited = tuple(name for name in names(GTPOConfig) if name not in GTPO_ONLY_FIELDS)
+    return [
+        *(Group(f"{name} ({cls.__name__})", names(cls)) for name, cls in SECTIONS.items()),
+        Group("GTPO (GTPOConfig's own fields; docs/algorithm.md)", gtpo_own),
+        Group("model (TRL's ModelConfig)", names(ModelConfig)),
+        Group("training (inherited from TRL's GRPOConfig and transformers' TrainingArguments)", inherited,
+              extended=True),  # fmt: skip
+    ]
+
+
 def parse_args(argv: list[str]) -> TrainArgs:
     values, explicit = parse_recipe(argv, build_parser())
     if str(values.get("scale_rewards")).lower() in ("true", "false"):  # YAML booleans, TRL's own spelling
@@ -117,6 +139,7 @@ def train(args: TrainArgs) -> Path:
 
     training, model = args.training, args.model
     check_model(model.model_name_or_path)
+    check_report_to(training.report_to)
     unused = sorted({"reward_timeout", "max_failed_reward_steps"} & set(args.explicit))
     if not args.guards.reward_guard and unused:
         print(f"{PROG}: reward_guard is off: {', '.join(unused)} do not apply", file=sys.stderr)
@@ -149,10 +172,15 @@ def train(args: TrainArgs) -> Path:
     if model.attn_implementation is not None:
         init_kwargs["attn_implementation"] = model.attn_implementation
     training.model_init_kwargs = {**init_kwargs, **(training.model_init_kwargs or {})}
-    tokenizer = AutoTokenizer.from_pretrained(
-        model.model_name_or_path, revision=model.model_revision, padding_side="left", truncation_side="left",
-        trust_remote_code=training.trust_remote_code,
-    )  # fmt: skip
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            model.model_name_or_path, revision=model.model_revision, padding_side="left", truncation_side="left",
+            trust_remote_code=training.trust_remote_code,
+        )  # fmt: skip
+    except OSError as err:  # a hub id that cannot be reached or does not exist
+        raise RecipeError(f"model_name_or_path={model.model_name_or_path!r}: cannot be loaded "
+                          f"({str(err).splitlines()[0]}); check the hub id and the network, or give a "
+                          "local model folder") from None
     logger = RunLogger(output_dir, tokenizer=tokenizer)
     trainer_cls = GTPOTrainer if args.algorithm.algo == "gtpo" else GuardedGRPOTrainer
     trainer = trainer_cls(
@@ -174,7 +202,10 @@ def train(args: TrainArgs) -> Path:
     if trainer.accelerator.is_main_process:
         write_run_config(output_dir / "run_config.yaml", {**args.sections, "model": model}, training,
                          algo=args.algorithm.algo, resumes=start.resumes)  # fmt: skip
-    trainer.train(resume_from_checkpoint=start.checkpoint)
+    try:
+        trainer.train(resume_from_checkpoint=start.checkpoint)
+    except KeyboardInterrupt:
+        raise RunInterrupted(trainer.state.global_step, output_dir) from None
     trainer.save_model(str(output_dir))
     if trainer.accelerator.is_main_process:
         record_end(output_dir, trainer.state)
@@ -182,7 +213,7 @@ def train(args: TrainArgs) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(argv, build_parser(), parse_args, train)
+    return run_command(argv, build_parser(), parse_args, train, help_groups())
 
 
 if __name__ == "__main__":
