@@ -46,6 +46,23 @@ def test_a_task_without_solutions_is_refused():
         sft_pairs(Dataset.from_list([{"prompt": [{"role": "user", "content": "1+1?"}], "answer": "2", "id": "0"}]))
 
 
+def test_custom_data_without_a_solution_column_is_told_to_add_one(tmp_path):
+    from gtpo.tasks import load_task
+
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"q": "1+1?", "a": "2"}\n')
+    options = {"prompt_field": "q", "answer_field": "a"}
+    with pytest.raises(RecipeError, match="--task custom and a text column named solution"):
+        sft_pairs(load_task("custom", "train", source=data, options=options))
+    data.write_text('{"q": "1+1?", "a": "2", "solution": "1+1 = 2"}\n')  # the column is the completion
+    pair = sft_pairs(load_task("custom", "train", source=data, options=options))[0]
+    assert pair["completion"] == [{"role": "assistant", "content": "1+1 = 2"}]
+    assert pair["prompt"] == [{"role": "user", "content": "1+1?"}]
+    data.write_text('{"q": "1+1?", "a": "2", "solution": 2}\n{"q": "1+2?", "a": "3", "solution": 3}\n')
+    with pytest.raises(RecipeError, match="solution of row 1 is int 2, not text"):
+        sft_pairs(load_task("custom", "train", source=data, options=options))
+
+
 def test_recipe_and_overrides(tmp_path, tiny_model_dir):
     sections, training, model = parse_args([str(_recipe(tmp_path, tiny_model_dir)), "--max_steps", "7", "--resume"])
     task = sections["task"]

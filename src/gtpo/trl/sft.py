@@ -57,9 +57,15 @@ def sft_pairs(dataset):
     if "solution" not in dataset.column_names:
         raise RecipeError(
             f"task: the dataset has no reference solutions (columns {dataset.column_names}); gtpo sft trains on "
-            "gsm8k, math or arith, or a JSONL file in their native fields"
+            "gsm8k, math or arith (or a file in their native fields), or on your own data with --task custom and a "
+            "text column named solution (the completion to learn)"
         )
-    missing = sum(solution is None for solution in dataset["solution"])
+    solutions = dataset["solution"]
+    bad = next((at for at, solution in enumerate(solutions) if solution is not None and not isinstance(solution, str)), None)
+    if bad is not None:
+        raise RecipeError(f"task: solution of row {bad + 1} is {type(solutions[bad]).__name__} {solutions[bad]!r}, not "
+                          "text; the solution column holds the completion to learn, as text")  # fmt: skip
+    missing = sum(solution is None for solution in solutions)
     if missing == len(dataset):
         raise RecipeError("task: no row has a reference solution with worked steps; gtpo sft needs them")
     if missing:
