@@ -113,3 +113,17 @@ def test_lora_is_merged_into_a_plain_model_folder(tmp_path, tiny_model_dir):
     changed = {n for (n, a), (_, b) in zip(merged.named_parameters(), base.named_parameters(), strict=True)
                if not torch.equal(a, b)}  # fmt: skip
     assert changed and all("q_proj" in n or "v_proj" in n for n in changed)
+
+
+def test_overwrite_with_data_that_cannot_be_loaded_keeps_the_old_run(tmp_path, tiny_model_dir, capsys):
+    from tests.run.test_folder import folder_hash
+
+    run = tmp_path / "run"
+    (run / "checkpoint-2").mkdir(parents=True)
+    (run / "checkpoint-2" / "trainer_state.json").write_text('{"global_step": 2}')
+    (run / "metrics.jsonl").write_text('{"step": 2, "loss": 1.0}\n')
+    before = folder_hash(run)
+    recipe = _recipe(tmp_path, tiny_model_dir)
+    assert gtpo_main(["sft", str(recipe), "--overwrite", "--task", "gsm8k", "--task_source", "nosuch.jsonl"]) == 2
+    assert "deleted" not in capsys.readouterr().err
+    assert folder_hash(run) == before

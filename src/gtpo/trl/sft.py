@@ -123,12 +123,14 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
     recipe.check_model(model.model_name_or_path)
     recipe.check_report_to(training.report_to)
     output_dir = Path(training.output_dir)
+    dataset = sft_pairs(task.load()) if sections["run"].overwrite else None  # known good before --overwrite deletes
     start = open_run_folder(
         output_dir, resume=sections["run"].resume, overwrite=sections["run"].overwrite, training=training,
         config=recipe.run_config({**sections, "model": model}, training, algo="sft"), fixed=FIXED_ON_RESUME, prog=PROG,
     )  # fmt: skip
     check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
-    dataset = sft_pairs(task.load())
+    if dataset is None:
+        dataset = sft_pairs(task.load())
     init_kwargs = {"revision": model.model_revision, "dtype": model.dtype}
     if model.attn_implementation is not None:
         init_kwargs["attn_implementation"] = model.attn_implementation
