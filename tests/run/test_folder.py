@@ -80,6 +80,17 @@ def test_overwrite_deletes_the_run_and_keeps_other_files(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
 
 
+def test_overwrite_deletes_the_old_runs_report_but_not_a_folder_of_the_users(tmp_path):
+    run = make_run(tmp_path / "run")
+    (run / "report").mkdir()  # `gtpo report run` writes run/report/ by default: the old run's plots
+    for name in ("summary.md", "conflicts.html", "overview.png"):
+        (run / "report" / name).write_text("old run")
+    (run / "mine").mkdir()
+    (run / "mine" / "summary.md").write_text("my notes")
+    _, kept = clear_run(run)
+    assert sorted(p.name for p in kept) == ["mine"]
+
+
 def test_a_readme_that_is_not_a_model_card_is_kept(tmp_path):
     (tmp_path / "README.md").write_text("# my notes\n")
     (tmp_path / "metrics.jsonl").write_text("")

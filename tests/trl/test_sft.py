@@ -46,6 +46,23 @@ def test_a_task_without_solutions_is_refused():
         sft_pairs(Dataset.from_list([{"prompt": [{"role": "user", "content": "1+1?"}], "answer": "2", "id": "0"}]))
 
 
+def test_custom_data_without_a_solution_column_is_told_to_add_one(tmp_path):
+    from gtpo.tasks import load_task
+
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"q": "1+1?", "a": "2"}\n')
+    options = {"prompt_field": "q", "answer_field": "a"}
+    with pytest.raises(RecipeError, match="--task custom and a text column named solution"):
+        sft_pairs(load_task("custom", "train", source=data, options=options))
+    data.write_text('{"q": "1+1?", "a": "2", "solution": "1+1 = 2"}\n')  # the column is the completion
+    pair = sft_pairs(load_task("custom", "train", source=data, options=options))[0]
+    assert pair["completion"] == [{"role": "assistant", "content": "1+1 = 2"}]
+    assert pair["prompt"] == [{"role": "user", "content": "1+1?"}]
+    data.write_text('{"q": "1+1?", "a": "2", "solution": 2}\n{"q": "1+2?", "a": "3", "solution": 3}\n')
+    with pytest.raises(RecipeError, match="solution of row 1 is int 2, not text"):
+        sft_pairs(load_task("custom", "train", source=data, options=options))
+
+
 def test_recipe_and_overrides(tmp_path, tiny_model_dir):
     sections, training, model = parse_args([str(_recipe(tmp_path, tiny_model_dir)), "--max_steps", "7", "--resume"])
     task = sections["task"]
@@ -96,3 +113,17 @@ def test_lora_is_merged_into_a_plain_model_folder(tmp_path, tiny_model_dir):
     changed = {n for (n, a), (_, b) in zip(merged.named_parameters(), base.named_parameters(), strict=True)
                if not torch.equal(a, b)}  # fmt: skip
     assert changed and all("q_proj" in n or "v_proj" in n for n in changed)
+
+
+def test_overwrite_with_data_that_cannot_be_loaded_keeps_the_old_run(tmp_path, tiny_model_dir, capsys):
+    from tests.run.test_folder import folder_hash
+
+    run = tmp_path / "run"
+    (run / "checkpoint-2").mkdir(parents=True)
+    (run / "checkpoint-2" / "trainer_state.json").write_text('{"global_step": 2}')
+    (run / "metrics.jsonl").write_text('{"step": 2, "loss": 1.0}\n')
+    before = folder_hash(run)
+    recipe = _recipe(tmp_path, tiny_model_dir)
+    assert gtpo_main(["sft", str(recipe), "--overwrite", "--task", "gsm8k", "--task_source", "nosuch.jsonl"]) == 2
+    assert "deleted" not in capsys.readouterr().err
+    assert folder_hash(run) == before

@@ -113,3 +113,19 @@ def test_reward_guard_off_is_parsed_from_yaml(recipe, tmp_path):
     path.write_text(open(recipe).read() + "reward_guard: off\nmax_failed_reward_steps: 5\n")
     guards = parse_args([str(path)]).guards
     assert guards.reward_guard is False and guards.max_failed_reward_steps == 5
+
+
+@pytest.mark.parametrize("bad", [["--rewards", "./no_such_reward.py:score"], ["--task", "custom"],
+                                 ["--task_limit", "1"]])  # fmt: skip
+def test_overwrite_with_bad_input_exits_2_and_keeps_the_old_run(recipe, tmp_path, capsys, bad):
+    # --overwrite deletes the old run only once the new run's rewards and data are known good
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metrics.jsonl").write_text('{"step": 1, "loss": 0.5}\n')
+    (out / "checkpoint-1").mkdir()
+    (out / "checkpoint-1" / "trainer_state.json").write_text('{"global_step": 1}')
+    before = folder_hash(out)
+    assert main([recipe, "--overwrite", *bad]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "deleted" not in err
+    assert folder_hash(out) == before

@@ -5,20 +5,24 @@
         --output DIR
 
 Prints the markdown table (also in DIR/summary.md); bad options exit with status 2 and a message
-that names the option.
+that names the option. `--help` and an option error are answered before torch is imported (the sampling and scoring
+modules load once the options parsed).
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from transformers import HfArgumentParser
+from gtpo.eval.config import EvalConfig
 
-from gtpo.eval.runner import EvalConfig, eval_table, run
-from gtpo.tasks import TaskSourceError
+if TYPE_CHECKING:
+    from transformers import HfArgumentParser
 
 
 def build_parser() -> HfArgumentParser:
+    from transformers import HfArgumentParser
+
     return HfArgumentParser(
         EvalConfig,
         prog="gtpo eval",
@@ -36,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"gtpo eval: error: {err}", file=sys.stderr)
         return 2
+    from gtpo.eval.runner import eval_table, run  # torch: imported once the options parsed
+    from gtpo.tasks import TaskSourceError
+
     try:
         summary = run(config)
     except (ValueError, OSError, TaskSourceError) as err:

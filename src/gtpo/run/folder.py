@@ -7,8 +7,8 @@ training command (`gtpo train`, `gtpo sft`) after parsing and before anything is
 - a folder that holds a run, without `--resume` or `--overwrite`: `RunFolderError` (exit 2), the
   folder untouched;
 - `--overwrite`: the old run's files (`run_files`: checkpoints, logs, run_config.yaml, the final model
-  and tokenizer, TRL's model card, TensorBoard's `runs/`) are deleted first; other files are left
-  and named on stderr;
+  and tokenizer, TRL's model card, TensorBoard's `runs/`, `gtpo report`'s default `report/`) are
+  deleted first; other files are left and named on stderr;
 - `--resume` (or TRL's `resume_from_checkpoint`): the checkpoint to continue from
   (`recipe.resume_checkpoint`), then
   1. the fields the run cannot change (`FIXED_SECTIONS`, `FIXED_TRAINING` and the command's own) are
@@ -51,6 +51,7 @@ RUN_FILES = (
     "all_results.json", "train_results.json",
 )  # fmt: skip
 MODEL_CARD = "README.md"  # TRL's model card: deleted only when it is one (tagged generated_from_trainer)
+REPORT = ("report", ("summary.md", "conflicts.html"))  # `gtpo report RUN_DIR`'s default output: deleted when it is one
 
 # Fields a resumed run cannot change (each section by name, and the training config's fields by name).
 FIXED_SECTIONS = ("task", "rewards", "model")
@@ -97,6 +98,9 @@ def run_files(output_dir: str | Path) -> list[Path]:
     text = card.read_text(errors="replace") if card.is_file() else ""
     if text.startswith("---") and "generated_from_trainer" in text:
         found.append(card)
+    report, written = folder / REPORT[0], REPORT[1]
+    if report.is_dir() and all((report / name).is_file() for name in written):  # the old run's plots and summary
+        found.append(report)
     return sorted(found)
 
 

@@ -9,8 +9,8 @@ batch with the entry (`Reward.score`), and, for entries with a `rate_metric`, re
 runs alike, and logs each function's mean reward as `rewards/<name>/mean`.
 
 Every reward function runs under the run guards (`gtpo.run.guards.RewardGuard`, applied by the
-trainer): an exception, a non-finite value or a call past `reward_timeout` scores 0 and is counted in
-`reward_errors`.
+trainer) unless `reward_guard` is off: an exception, a non-finite value or a call past `reward_timeout`
+scores 0 and is counted in `reward_errors`.
 """
 
 from __future__ import annotations

@@ -57,9 +57,15 @@ def sft_pairs(dataset):
     if "solution" not in dataset.column_names:
         raise RecipeError(
             f"task: the dataset has no reference solutions (columns {dataset.column_names}); gtpo sft trains on "
-            "gsm8k, math or arith, or a JSONL file in their native fields"
+            "gsm8k, math or arith (or a file in their native fields), or on your own data with --task custom and a "
+            "text column named solution (the completion to learn)"
         )
-    missing = sum(solution is None for solution in dataset["solution"])
+    solutions = dataset["solution"]
+    bad = next((at for at, solution in enumerate(solutions) if solution is not None and not isinstance(solution, str)), None)
+    if bad is not None:
+        raise RecipeError(f"task: solution of row {bad + 1} is {type(solutions[bad]).__name__} {solutions[bad]!r}, not "
+                          "text; the solution column holds the completion to learn, as text")  # fmt: skip
+    missing = sum(solution is None for solution in solutions)
     if missing == len(dataset):
         raise RecipeError("task: no row has a reference solution with worked steps; gtpo sft needs them")
     if missing:
@@ -117,12 +123,14 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
     recipe.check_model(model.model_name_or_path)
     recipe.check_report_to(training.report_to)
     output_dir = Path(training.output_dir)
+    dataset = sft_pairs(task.load()) if sections["run"].overwrite else None  # known good before --overwrite deletes
     start = open_run_folder(
         output_dir, resume=sections["run"].resume, overwrite=sections["run"].overwrite, training=training,
         config=recipe.run_config({**sections, "model": model}, training, algo="sft"), fixed=FIXED_ON_RESUME, prog=PROG,
     )  # fmt: skip
     check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
-    dataset = sft_pairs(task.load())
+    if dataset is None:
+        dataset = sft_pairs(task.load())
     init_kwargs = {"revision": model.model_revision, "dtype": model.dtype}
     if model.attn_implementation is not None:
         init_kwargs["attn_implementation"] = model.attn_implementation

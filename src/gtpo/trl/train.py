@@ -125,30 +125,12 @@ def parse_args(argv: list[str]) -> TrainArgs:
     return TrainArgs(**sections, training=training, model=model, explicit=explicit)
 
 
-def train(args: TrainArgs) -> Path:
-    """Build the dataset, rewards, trainer and callbacks; train; save the final model. Returns output_dir."""
-    from transformers import AutoTokenizer
-
-    from gtpo.run.checkpoints import check_output_dir, estimate_checkpoint_bytes
-    from gtpo.run.folder import open_run_folder, record_end
-    from gtpo.run.logger import RunLogger
-    from gtpo.trl.guarded import GuardedGRPOTrainer
+def run_inputs(args: TrainArgs) -> tuple[list, Any]:
+    """(the TRL reward functions, the training dataset), checked: a reward or task that cannot be loaded, a
+    dataset smaller than one generation batch, or reward_weights of another length is a `RecipeError`."""
     from gtpo.trl.rewards import reward_funcs
-    from gtpo.trl.trainer import GTPOTrainer
-    from trl import get_peft_config, get_quantization_config
 
-    training, model = args.training, args.model
-    check_model(model.model_name_or_path)
-    check_report_to(training.report_to)
-    unused = sorted({"reward_timeout", "max_failed_reward_steps"} & set(args.explicit))
-    if not args.guards.reward_guard and unused:
-        print(f"{PROG}: reward_guard is off: {', '.join(unused)} do not apply", file=sys.stderr)
-    output_dir = Path(training.output_dir)
-    start = open_run_folder(
-        output_dir, resume=args.run.resume, overwrite=args.run.overwrite, training=training, fixed=FIXED_ON_RESUME,
-        config=run_config({**args.sections, "model": model}, training, algo=args.algorithm.algo), prog=PROG,
-    )  # fmt: skip
-    check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
+    training = args.training
     try:
         funcs = reward_funcs(args.rewards.rewards, args.rewards.answer_tolerance)
     except ValueError as err:
@@ -168,6 +150,34 @@ def train(args: TrainArgs) -> Path:
         raise RecipeError(
             f"reward_weights={training.reward_weights}: one weight per reward in rewards={args.rewards.rewards}"
         )
+    return funcs, dataset
+
+
+def train(args: TrainArgs) -> Path:
+    """Build the dataset, rewards, trainer and callbacks; train; save the final model. Returns output_dir."""
+    from transformers import AutoTokenizer
+
+    from gtpo.run.checkpoints import check_output_dir, estimate_checkpoint_bytes
+    from gtpo.run.folder import open_run_folder, record_end
+    from gtpo.run.logger import RunLogger
+    from gtpo.trl.guarded import GuardedGRPOTrainer
+    from gtpo.trl.trainer import GTPOTrainer
+    from trl import get_peft_config, get_quantization_config
+
+    training, model = args.training, args.model
+    check_model(model.model_name_or_path)
+    check_report_to(training.report_to)
+    unused = sorted({"reward_timeout", "max_failed_reward_steps"} & set(args.explicit))
+    if not args.guards.reward_guard and unused:
+        print(f"{PROG}: reward_guard is off: {', '.join(unused)} do not apply", file=sys.stderr)
+    output_dir = Path(training.output_dir)
+    inputs = run_inputs(args) if args.run.overwrite else None  # known good before --overwrite deletes the old run
+    start = open_run_folder(
+        output_dir, resume=args.run.resume, overwrite=args.run.overwrite, training=training, fixed=FIXED_ON_RESUME,
+        config=run_config({**args.sections, "model": model}, training, algo=args.algorithm.algo), prog=PROG,
+    )  # fmt: skip
+    check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
+    funcs, dataset = inputs or run_inputs(args)
     init_kwargs = {"revision": model.model_revision, "dtype": model.dtype}
     if model.attn_implementation is not None:
         init_kwargs["attn_implementation"] = model.attn_implementation
