@@ -28,7 +28,7 @@ from gtpo.tasks.registry import get_task, load_task, register_task, task_names, 
 
 # The built-in tasks register themselves on import, in the order `task_names()` lists them.
 # isort: off
-from gtpo.tasks import gsm8k, math, math500, aime, amc23, arith  # noqa: F401
+from gtpo.tasks import gsm8k, math, math500, aime, amc23, arith, explain  # noqa: F401
 # isort: on
 from gtpo.tasks.math import MATH_SUBJECTS, canonical_subject
 
