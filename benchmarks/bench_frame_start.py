@@ -52,6 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--start", help="a ready start model folder (e.g. a `gtpo sft` run) instead of the tiny warm start")
     p.add_argument("--sft-dir", default="runs/tiny-explain-sft", help="tiny warm start to build or reuse")
     p.add_argument("--sft-steps", type=int, default=300, help="warm-start steps when it is built (default 300)")
+    p.add_argument("--sft-batch-size", type=int, default=32, help="warm-start sequences per step (default 32)")
     p.add_argument("--sft-options", default=None, help="task settings as JSON for the demonstrations only")
     p.add_argument("--problems", type=int, default=200, help="held-out test problems (default 200)")
     p.add_argument("--samples", type=int, default=8, help="samples per problem (default 8)")
@@ -149,7 +150,7 @@ def measure(args: argparse.Namespace) -> dict:
 
     t0 = time.perf_counter()
     options = {**(args.task_options or {}), **(args.sft_options or {})} or None
-    start = Path(args.start) if args.start else prepare(args.sft_dir, sft_steps=args.sft_steps, task=args.task,
+    start = Path(args.start) if args.start else prepare(args.sft_dir, sft_steps=args.sft_steps, sft_batch_size=args.sft_batch_size, task=args.task,
                                                         task_options=options)  # fmt: skip
     build_s = time.perf_counter() - t0
     config = get_task(args.task).options_type(**(args.task_options or {}))

@@ -173,6 +173,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--task", default="arith", choices=TASKS, help="generated task to train and evaluate on (default arith)")
     p.add_argument("--task-options", default=None, help="task settings as JSON, for the warm start, training and the test set")
     p.add_argument("--sft-steps", type=int, default=300, help="warm-start steps when the tiny warm start is built (default 300)")
+    p.add_argument("--sft-batch-size", type=int, default=32, help="warm-start sequences per step (default 32)")
     p.add_argument("--sft-options", default=None, help="task settings as JSON for the warm start's demonstrations only, "
                    "over --task-options (e.g. '{\"answer_noise\": 0.3}')")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
@@ -188,7 +189,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.out, args.img = args.out + "-quick", str(Path(args.out + "-quick") / "img")
     args.task_options = json.loads(args.task_options) if args.task_options else None
     args.sft_options = json.loads(args.sft_options) if args.sft_options else None
-    for name in ("seeds", "sft_steps", "steps", "prompts", "eval_problems", "eval_samples", "workers", "threads"):
+    for name in ("seeds", "sft_steps", "sft_batch_size", "steps", "prompts", "eval_problems", "eval_samples", "workers", "threads"):
         if getattr(args, name) < 1:
             raise SystemExit(f"bench_learning: --{name.replace('_', '-')} must be >= 1")
     bad = [s for s in args.only_seeds or [] if not 0 <= s < args.seeds]
@@ -304,7 +305,7 @@ def snapshot_start(args: argparse.Namespace, out: Path) -> tuple[Path, str]:
     start = out / "start"
     if not (start / "model.safetensors").is_file():
         options = {**(args.task_options or {}), **(args.sft_options or {})} or None
-        source = Path(args.start) if args.start else prepare(args.sft_dir, sft_steps=args.sft_steps, task=args.task,
+        source = Path(args.start) if args.start else prepare(args.sft_dir, sft_steps=args.sft_steps, sft_batch_size=args.sft_batch_size, task=args.task,
                                                              task_options=options)  # fmt: skip
         if not (source / "model.safetensors").is_file():
             raise SystemExit(f"bench_learning: --start {source} holds no model.safetensors")

@@ -136,9 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gtpo.demo.warm_start", description=__doc__.split("\n")[0])
     parser.add_argument("path", help="folder to write the warm-started tiny model to")
     parser.add_argument("--sft-steps", type=int, default=300, help="supervised warm-start steps (default 300)")
+    parser.add_argument("--sft-batch-size", type=int, default=32, help="sequences per step (default 32)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--task", default="arith", help="generated task with solutions: arith (default) or explain")
+    parser.add_argument("--task-options", default=None, help="the task's options as JSON, e.g. '{\"answer_noise\": 0.3}'")
     args = parser.parse_args(argv)
-    out = prepare(args.path, sft_steps=args.sft_steps, seed=args.seed)
+    options = json.loads(args.task_options) if args.task_options else None
+    out = prepare(args.path, sft_steps=args.sft_steps, seed=args.seed, task=args.task, task_options=options,
+                  sft_batch_size=args.sft_batch_size)  # fmt: skip
     print(f"tiny model ready: {out}")
     return 0
 
