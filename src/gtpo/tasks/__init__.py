@@ -2,7 +2,7 @@
 
 load_task(name, split="train", *, source=None, subjects=None, limit=None, seed=0, options=None) -> Dataset
     columns prompt, answer, id (+ subject, level for math/math500; + solution, the reference completion,
-    for gsm8k, math, arith). Sources, selection and errors: `gtpo.tasks.registry`.
+    for gsm8k, math, arith, explain). Sources, selection and errors: `gtpo.tasks.registry`.
 Task, register_task, get_task, task_names,     the registry (`gtpo.tasks.base`, `gtpo.tasks.registry`)
 unregister_task
 RowError, row_field, row_prompt, row_answer    helpers for a task's convert function
@@ -12,7 +12,7 @@ gsm8k_reference, boxed_reference, ...          `gtpo.tasks.answers` (reference f
 
 Built-in tasks, one module each, registered on import of this package: gsm8k (`gtpo.tasks.gsm8k`),
 math (`gtpo.tasks.math`), math500, aime24 and aime25 (`gtpo.tasks.aime`), amc23, and the generated
-arith (`gtpo.tasks.arith`). A task defined elsewhere registers itself when its module is imported.
+arith (`gtpo.tasks.arith`) and explain (`gtpo.tasks.explain`). A task defined elsewhere registers itself when its module is imported.
 """
 
 from gtpo.tasks.answers import (
