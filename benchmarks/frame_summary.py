@@ -3,9 +3,10 @@
 Reads, per model (`tiny`, `smollm2`):
 - the start measurement written by `bench_frame_start.py` (`--json IMG/start-MODEL.json`):
   `median_completion_tokens`, and the start's conflict share of positive completions;
-- the finished runs `bench_learning.py` archived under a runs folder (IMG/runs for the tiny model,
-  IMG/smollm2/runs for SmolLM2): each `done.json` (configuration, seed, training metrics, held-out
-  scores) with the `--learning_rate` of its command line.
+- the finished runs `bench_learning.py` archived under runs folders (IMG/runs and IMG/lr*/runs, e.g.
+  IMG/lr1e-3/runs, for the tiny model; IMG/smollm2/runs and IMG/smollm2/lr*/runs for SmolLM2): each
+  `done.json` (configuration, seed, training metrics, held-out scores) with the `--learning_rate` of
+  its command line.
 `conflict_share_pos` is GTPO's `conflict_frac_pos` over the first 10% of its runs' logged steps (the mean
 over the finished GTPO runs) when there are any, else the start measurement's; pass@16 is the run's
 held-out pass@16 (null when it sampled fewer than 16 per problem). Writes IMG/summary.json in the schema
@@ -14,9 +15,11 @@ held-out pass@16 (null when it sampled fewer than 16 per problem). Writes IMG/su
         "runs": [{"config": str, "seed": int, "lr": float, "accuracy": float, "format_rate": float,
                   "pass_at_16": float | null}, ...]}
 
-and IMG/summary.md: per model the start, where each figure came from, and per (configuration, lr) the
-mean +- std over seeds and the difference to GRPO (beta 0) paired by seed. Runs of any suite in those
-folders count; rerun it whenever more runs finish:
+and IMG/summary.md: per model the start, where each figure came from, per (configuration, lr) the
+mean +- std over seeds and the difference to GRPO (beta 0) at the same lr paired by seed, and per run
+the training format rate over the last 10% of steps and the first step whose format rate fell below
+0.5 (where training broke). Runs of any suite in those folders count; rerun it whenever more runs
+finish:
 
     .venv/bin/python benchmarks/frame_summary.py --img docs/img/frame-regime
 """
@@ -28,7 +31,7 @@ import json
 import math
 from pathlib import Path
 
-MODELS = {"tiny": "runs", "smollm2": "smollm2/runs"}  # model -> its runs folder under IMG
+MODELS = {"tiny": ("runs", "lr*/runs"), "smollm2": ("smollm2/runs", "smollm2/lr*/runs")}  # model -> run folders under IMG
 
 
 def phase_mean(values: list, lo: float, hi: float) -> float | None:
@@ -43,10 +46,10 @@ def argv_value(argv: list[str], flag: str) -> str | None:
     return argv[hits[-1] + 1] if hits and hits[-1] + 1 < len(argv) else None
 
 
-def finished_runs(folder: Path) -> list[dict]:
-    """Every archived run's done.json under `folder`, sorted by (config, lr, seed)."""
+def finished_runs(img: Path, patterns: tuple[str, ...]) -> list[dict]:
+    """Every archived run's done.json in the folders `patterns` name under `img`, sorted by (config, lr, seed)."""
     runs = []
-    for done in sorted(folder.glob("*/done.json")):
+    for done in sorted({d for pattern in patterns for d in img.glob(f"{pattern}/*/done.json")}):
         d = json.loads(done.read_text())
         if "eval" not in d or "metrics" not in d:
             raise SystemExit(f"frame_summary: {done} is not a finished bench_learning run (no eval/metrics)")
@@ -56,6 +59,11 @@ def finished_runs(folder: Path) -> list[dict]:
         d["lr"] = float(lr)
         runs.append(d)
     return sorted(runs, key=lambda d: (d["name"], d["lr"], d["seed"]))
+
+
+def broke_at(d: dict, below: float = 0.5) -> int | None:
+    """The first logged step whose training format rate fell below `below`, or None."""
+    return next((row["step"] for row in d["metrics"] if row.get("format_rate") is not None and row["format_rate"] < below), None)
 
 
 def run_entry(d: dict) -> dict:
@@ -77,7 +85,10 @@ def model_summary(start: dict | None, runs: list[dict]) -> tuple[dict, dict]:
         share, source = None, "none yet"
     median = None if start is None else float(start["median_completion_tokens"])
     summary = {"median_completion_tokens": median, "conflict_share_pos": share, "runs": [run_entry(d) for d in runs]}
-    return summary, {"conflict_share_pos": source, "start": start}
+    training = [{"config": d["name"], "lr": d["lr"], "seed": int(d["seed"]), "broke_at": broke_at(d),
+                 "format_last10": phase_mean([row.get("format_rate") for row in d["metrics"]], 0.9, 1.0),
+                 "entropy_last10": phase_mean([row.get("entropy") for row in d["metrics"]], 0.9, 1.0)} for d in runs]  # fmt: skip
+    return summary, {"conflict_share_pos": source, "start": start, "training": training}
 
 
 def mean_std(values: list[float]) -> str:
@@ -126,6 +137,12 @@ def markdown(summary: dict, sources: dict) -> str:
             diff = ["-", "-"] if config == "grpo" else [paired(rs, ref, k) for k in ("accuracy", "pass_at_16")]
             seeds = ",".join(str(r["seed"]) for r in rs)
             lines.append(f"| {config} | {lr:g} | {seeds} | " + " | ".join(cols + diff) + " |")
+        lines += ["", "Per run, training samples: format rate and entropy (nats/token) over the last 10% of steps, and the "
+                  "first step whose format rate fell below 0.5.", "",
+                  "| config | lr | seed | format, last 10% | entropy, last 10% | format < 0.5 first at step |", "|---|---|---|---|---|---|"]  # fmt: skip
+        for t in src["training"]:
+            num = [f"{t[k]:.3f}" if t[k] is not None else "-" for k in ("format_last10", "entropy_last10")]
+            lines.append(f"| {t['config']} | {t['lr']:g} | {t['seed']} | {num[0]} | {num[1]} | {t['broke_at'] or 'never'} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -135,7 +152,7 @@ def build(img: Path) -> tuple[dict, str]:
     for model, sub in MODELS.items():
         start_file = img / f"start-{model}.json"
         start = json.loads(start_file.read_text()) if start_file.is_file() else None
-        summary[model], sources[model] = model_summary(start, finished_runs(img / sub))
+        summary[model], sources[model] = model_summary(start, finished_runs(img, sub))
     return summary, markdown(summary, sources)
 
 
