@@ -112,6 +112,10 @@ def paired(entries: list[dict], ref: list[dict], key: str) -> str:
     return f"{m:+.3f} ± {se:.3f} ({len(diffs)} seeds)"
 
 
+def num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def markdown(summary: dict, sources: dict) -> str:
     lines = ["# Frame regime: summary of the finished runs", "",
              "Written by `benchmarks/frame_summary.py` from the start measurements and the archived runs.", ""]  # fmt: skip
@@ -119,10 +123,10 @@ def markdown(summary: dict, sources: dict) -> str:
         src = sources[model]
         start = src["start"] or {}
         lines += [f"## {model}", "",
-                  f"- start: median completion {m['median_completion_tokens']} tokens, accuracy "
-                  f"{start.get('accuracy', '-')}, format rate {start.get('format_rate', '-')}"
+                  f"- start: median completion {num(m['median_completion_tokens'], 1)} tokens, accuracy "
+                  f"{num(start.get('accuracy'))}, format rate {num(start.get('format_rate'))}"
                   f" ({start.get('problems', '-')} problems x {start.get('samples', '-')} samples)",
-                  f"- conflict share of positive completions: {m['conflict_share_pos']} ({src['conflict_share_pos']})", ""]  # fmt: skip
+                  f"- conflict share of positive completions: {num(m['conflict_share_pos'])} ({src['conflict_share_pos']})", ""]  # fmt: skip
         if not m["runs"]:
             lines += ["No finished runs yet.", ""]
             continue
@@ -141,8 +145,8 @@ def markdown(summary: dict, sources: dict) -> str:
                   "first step whose format rate fell below 0.5.", "",
                   "| config | lr | seed | format, last 10% | entropy, last 10% | format < 0.5 first at step |", "|---|---|---|---|---|---|"]  # fmt: skip
         for t in src["training"]:
-            num = [f"{t[k]:.3f}" if t[k] is not None else "-" for k in ("format_last10", "entropy_last10")]
-            lines.append(f"| {t['config']} | {t['lr']:g} | {t['seed']} | {num[0]} | {num[1]} | {t['broke_at'] or 'never'} |")
+            vals = [f"{t[k]:.3f}" if t[k] is not None else "-" for k in ("format_last10", "entropy_last10")]
+            lines.append(f"| {t['config']} | {t['lr']:g} | {t['seed']} | {vals[0]} | {vals[1]} | {t['broke_at'] or 'never'} |")
         lines.append("")
     return "\n".join(lines)
 
