@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from gtpo.rewards.extract import extract_answer, format_reward
-from gtpo.tasks import get_task, load_task
 from gtpo.tasks import explain as ex
+from gtpo.tasks import get_task, load_task
 from gtpo.tasks.explain import ExplainConfig, Step, build_dataset
 from gtpo.tasks.prompts import SYSTEM_PROMPT
 
@@ -100,7 +100,7 @@ def test_difficulty_knobs(config):
         steps = _chain(_reasoning(row["solution"])[0])
         question_ops = row["prompt"][1]["content"].count(".") - 1  # one sentence per operation after the start
         assert config.min_steps <= question_ops <= config.max_steps
-        for a, op, b, c in steps:
+        for _, op, b, c in steps:
             assert op.replace("x", "*") in config.ops
             assert b <= config.max_operand and c <= config.max_value
 

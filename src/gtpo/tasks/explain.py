@@ -45,8 +45,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from datasets import Dataset
 
-from gtpo.tasks.base import Task
 from gtpo.tasks.arith import FRIENDS, ITEMS, NAMES, PRONOUN, signature_split
+from gtpo.tasks.base import Task
 from gtpo.tasks.prompts import build_prompt, format_completion
 from gtpo.tasks.registry import register_task
 
@@ -212,7 +212,7 @@ def explain(rng: random.Random, config: ExplainConfig, name: str, item: str, fri
 def generate_problem(rng: random.Random, config: ExplainConfig) -> Problem:
     """One random problem (without its explanation) drawn from `rng` under `config`."""
     while True:
-        value = start = rng.randint(max(config.min_operand, 1), config.max_operand)
+        value = rng.randint(max(config.min_operand, 1), config.max_operand)
         name, item, friend = rng.choice(NAMES), rng.choice(ITEMS), rng.choice(FRIENDS)
         pron = PRONOUN.get(name, "He")
         sentences, steps, signature = [f"{name} has {value} {item}."], [], str(value)
