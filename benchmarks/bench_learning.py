@@ -1,4 +1,4 @@
-"""Learning benchmarks on `arith`: GTPO vs GRPO (beta = 0 and 0.04), and GTPO ablations (paper Fig. 4).
+"""Learning benchmarks on `arith` (or `explain`): GTPO vs GRPO (beta = 0 and 0.04), and GTPO ablations (paper Fig. 4).
 
 Every run starts from ONE shared supervised warm start (`gtpo.demo.warm_start.prepare`, the model of
 `recipes/tiny-cpu.yaml`, snapshotted into OUT/start so a later rebuild cannot change a comparison),
@@ -17,6 +17,8 @@ Suites (`--suite`):
   update on conflict tokens cost diversity (pass@k, `bench_passk.py`) and stability (entropy)?
 - real-negatives: gtpo | grpo (beta 0) | negative_weight 0.5, the same question on a real model (with
   `--recipe recipes/smollm2-135m-gtpo.yaml --start` a `gtpo sft` run; command in docs/results.md)
+- frame: gtpo | grpo (beta 0) | grpo-kl (beta 0.04) on `--task explain`, long explained completions where
+  the shared tokens are mostly the format frame (docs/frame-regime.md)
 - components: gtpo | grpo (beta 0) | scope none (entropy parts only, no conflict weights) | conflict
   only (gamma 0, filter off) | w = 1 (positive_weight 1: negatives' conflict tokens skipped, positives'
   not doubled) | gamma 0 | filter off: which part of GTPO does what; meant for a
@@ -39,6 +41,10 @@ OUT/SUITE/results.json (every number), OUT/SUITE/table.md, and plots docs/img/be
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --suite components --lr 1e-3 \
         --seeds 6 --out runs/bench-lr1e-3 --img docs/img/lr1e-3
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning.py --quick      # smoke: 1 seed, 4 steps
+
+`--task explain` trains and evaluates on `explain` from a tiny warm start built on it (its own tokenizer,
+`--sft-steps`, `--sft-options` for the demonstrations only, e.g. '{"answer_noise": 0.3}'); the command of
+the frame suite is in docs/frame-regime.md.
 """
 
 from __future__ import annotations
@@ -66,9 +72,15 @@ from _learning_tables import CURVES, EXTRA_CURVES, aggregate, compare, plot, tab
 from gtpo.core import PAPER_THRESHOLD  # noqa: E402
 
 RECIPE = ROOT / "recipes" / "tiny-cpu.yaml"
+TASKS = ("arith", "explain")  # generated tasks with solutions: the tiny warm start can be built on them
 GTPO = ["--algo", "gtpo"]
 SUITES: dict[str, dict[str, list[str]]] = {
     "learning": {
+        "gtpo": GTPO,
+        "grpo": ["--algo", "grpo", "--beta", "0.0"],
+        "grpo-kl": ["--algo", "grpo", "--beta", "0.04"],
+    },
+    "frame": {  # the learning suite, meant for --task explain (docs/frame-regime.md)
         "gtpo": GTPO,
         "grpo": ["--algo", "grpo", "--beta", "0.0"],
         "grpo-kl": ["--algo", "grpo", "--beta", "0.04"],
@@ -158,7 +170,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--start-sha256", help="continue a suite whose start was built on another CPU: the archived "
                    "start's hash (results.json start_sha256); checked by sampling the start's held-out set")
     p.add_argument("--recipe", default=str(RECIPE), help="gtpo train recipe the runs share (default tiny-cpu.yaml)")
-    p.add_argument("--task-options", default=None, help="arith settings as JSON, for training and the test set")
+    p.add_argument("--task", default="arith", choices=TASKS, help="generated task to train and evaluate on (default arith)")
+    p.add_argument("--task-options", default=None, help="task settings as JSON, for the warm start, training and the test set")
+    p.add_argument("--sft-steps", type=int, default=300, help="warm-start steps when the tiny warm start is built (default 300)")
+    p.add_argument("--sft-batch-size", type=int, default=32, help="warm-start sequences per step (default 32)")
+    p.add_argument("--sft-options", default=None, help="task settings as JSON for the warm start's demonstrations only, "
+                   "over --task-options (e.g. '{\"answer_noise\": 0.3}')")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
     p.add_argument("--save-steps", type=int, default=0, help="checkpoint every N steps, so a killed run resumes "
                    "(default 0: no checkpoints, a killed run restarts)")
@@ -171,7 +188,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.seeds, args.steps, args.eval_problems, args.eval_samples = 1, 4, 16, 2
         args.out, args.img = args.out + "-quick", str(Path(args.out + "-quick") / "img")
     args.task_options = json.loads(args.task_options) if args.task_options else None
-    for name in ("seeds", "steps", "prompts", "eval_problems", "eval_samples", "workers", "threads"):
+    args.sft_options = json.loads(args.sft_options) if args.sft_options else None
+    for name in ("seeds", "sft_steps", "sft_batch_size", "steps", "prompts", "eval_problems", "eval_samples", "workers", "threads"):
         if getattr(args, name) < 1:
             raise SystemExit(f"bench_learning: --{name.replace('_', '-')} must be >= 1")
     bad = [s for s in args.only_seeds or [] if not 0 <= s < args.seeds]
@@ -191,6 +209,13 @@ def code_hash() -> str:
 
 
 # ---------------------------------------------------------------- one run (worker subprocess)
+def task_config(evaluation: dict):
+    """The evaluated task's options dataclass (`arith` when the spec names no task)."""
+    from gtpo.tasks import get_task
+
+    return get_task(evaluation.get("task", "arith")).options_type(**(evaluation.get("task_options") or {}))
+
+
 def run_one(spec: dict) -> None:
     """Train one configuration and evaluate it; write done.json last (the cache marker)."""
     import torch
@@ -198,7 +223,6 @@ def run_one(spec: dict) -> None:
     torch.set_num_threads(spec.get("threads", 1))
     from gtpo.demo import evaluate_heldout
     from gtpo.run.io import read_jsonl
-    from gtpo.tasks.arith import arith_config
     from gtpo.trl import train as train_cli
 
     run = Path(spec["dir"])
@@ -217,9 +241,9 @@ def run_one(spec: dict) -> None:
     start = time.perf_counter()
     e = spec["eval"]
     with open(run / "eval.log", "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        summary = evaluate_heldout([str(train_dir)], run / "eval", task_config=arith_config(e.get("task_options")),
+        summary = evaluate_heldout([str(train_dir)], run / "eval", task_config=task_config(e),
                                    problems=e["problems"], samples=e["samples"], max_new_tokens=e["max_new_tokens"],
-                                   seed=0, show_progress=False)  # fmt: skip
+                                   seed=0, show_progress=False, task=e.get("task", "arith"))  # fmt: skip
     times["eval_s"] = time.perf_counter() - start
     metrics = read_jsonl(train_dir / "metrics.jsonl", torn="error")
     done = {"name": spec["name"], "seed": spec["seed"], "argv": spec["argv"], "code": code, "eval": summary["results"][0],
@@ -280,7 +304,9 @@ def snapshot_start(args: argparse.Namespace, out: Path) -> tuple[Path, str]:
 
     start = out / "start"
     if not (start / "model.safetensors").is_file():
-        source = Path(args.start) if args.start else prepare(args.sft_dir)
+        options = {**(args.task_options or {}), **(args.sft_options or {})} or None
+        source = Path(args.start) if args.start else prepare(args.sft_dir, sft_steps=args.sft_steps, sft_batch_size=args.sft_batch_size, task=args.task,
+                                                             task_options=options)  # fmt: skip
         if not (source / "model.safetensors").is_file():
             raise SystemExit(f"bench_learning: --start {source} holds no model.safetensors")
         shutil.rmtree(start, ignore_errors=True)
@@ -301,6 +327,8 @@ def run_specs(args: argparse.Namespace, suite: str, start: Path, start_hash: str
               str(args.prompts * args.group_size), "--num_generations", str(args.group_size), "--learning_rate",
               str(args.lr), "--max_completion_length", str(args.max_completion_length), "--save_strategy", "no",
               "--logging_steps", "1", "--task_limit", str(max(512, args.steps * args.prompts))]  # fmt: skip
+    if args.task != "arith":
+        budget += ["--task", args.task]
     if args.task_options:
         budget += ["--task_options", json.dumps(args.task_options, sort_keys=True)]
     if args.save_steps:
@@ -308,6 +336,8 @@ def run_specs(args: argparse.Namespace, suite: str, start: Path, start_hash: str
         budget += ["--save_steps", str(args.save_steps), "--save_total_limit", "1"]
     evaluation = {"problems": args.eval_problems, "samples": args.eval_samples, "k": ",".join(map(str, ks)),
                   "max_new_tokens": args.max_completion_length}  # fmt: skip
+    if args.task != "arith":
+        evaluation["task"] = args.task
     if args.task_options:
         evaluation["task_options"] = args.task_options
     recipe = str(Path(args.recipe).resolve())
@@ -384,16 +414,15 @@ def start_eval_folder(args: argparse.Namespace, start_hash: str, spec: dict) -> 
 def evaluate_start(args: argparse.Namespace, start: Path, start_hash: str, spec: dict) -> dict:
     """Held-out scores of the warm start itself (same test set and sampling as the runs)."""
     from gtpo.demo import evaluate_heldout
-    from gtpo.tasks.arith import arith_config
 
     e = spec["eval"]
     folder = start_eval_folder(args, start_hash, spec)
     if not restore(folder, Path(spec["archive"]), marker="summary.json"):
         with open(Path(args.out) / "start-eval.log", "w") as log, contextlib.redirect_stdout(log), \
                 contextlib.redirect_stderr(log):  # fmt: skip
-            evaluate_heldout([str(start)], folder, task_config=arith_config(e.get("task_options")),
+            evaluate_heldout([str(start)], folder, task_config=task_config(e),
                              problems=e["problems"], samples=e["samples"], max_new_tokens=e["max_new_tokens"],
-                             seed=0, show_progress=False)  # fmt: skip
+                             seed=0, show_progress=False, task=e.get("task", "arith"))  # fmt: skip
         archive(folder, Path(spec["archive"]))
     return json.loads((folder / "summary.json").read_text())["results"][0] | {"eval_dir": str(folder)}
 
@@ -441,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         md = table(results, ks, ref)
         (folder / "table.md").write_text(md + "\n")
         panels = {"learning": {"GTPO vs GRPO": tuple(SUITES["learning"])}, "ablations": PANELS,
+                  "frame": {f"GTPO vs GRPO, {args.task}": tuple(SUITES["frame"])},
                   "components": {"GTPO components": tuple(SUITES["components"])},
                   "variants": {"paper vs reference code": ("gtpo", "gtpo-ref", "grpo"),
                                "reference code minus one difference": tuple(n for n in SUITES["variants"]
@@ -449,9 +479,9 @@ def main(argv: list[str] | None = None) -> int:
                   "negatives": {"negative updates on conflict tokens": tuple(SUITES["negatives"])},
                   "real-negatives": {"negative updates, real model": tuple(SUITES["real-negatives"])}}[suite]  # fmt: skip
         img = Path(args.img) / f"bench_{suite}.png"
-        curves = (*CURVES, *EXTRA_CURVES) if suite in ("variants", "real", "negatives", "real-negatives") else CURVES
+        curves = (*CURVES, *EXTRA_CURVES) if suite in ("variants", "real", "negatives", "real-negatives", "frame") else CURVES
         model = "" if Path(args.recipe).resolve() == RECIPE else f"{Path(args.recipe).stem}, "
-        plot(results, panels, img, f"{model}arith, {args.steps} steps x {args.prompts} prompts x G={args.group_size}, "
+        plot(results, panels, img, f"{model}{args.task}, {args.steps} steps x {args.prompts} prompts x G={args.group_size}, "
              f"lr {args.lr:g}", curves)  # fmt: skip
         print(md)
         print(f"wrote {folder / 'results.json'}, {folder / 'table.md'}, {img}", flush=True)

@@ -116,3 +116,26 @@ def test_start_sha256_needs_an_archived_start_and_is_a_no_op_for_the_same_start(
         bench.vouch_start(args, tmp_path / "start", "bbbb", spec)
     args.start_sha256 = None
     assert bench.vouch_start(args, tmp_path / "start", "bbbb", spec) == "bbbb"
+
+
+def test_the_frame_suite_trains_and_evaluates_on_the_chosen_task(bench, tmp_path):
+    from gtpo.tasks.arith import ArithConfig
+    from gtpo.tasks.explain import ExplainConfig
+
+    options = '{"max_operand": 5}'
+    args = bench.parse_args(["--suite", "frame", "--task", "explain", "--task-options", options, "--img", str(tmp_path)])
+    specs = bench.run_specs(args, "frame", tmp_path / "start", "0" * 12)
+    assert [s["name"] for s in specs[:3]] == ["gtpo", "grpo", "grpo-kl"]
+    for spec in specs:
+        argv = spec["argv"]
+        assert argv[argv.index("--task") + 1] == "explain"
+        assert json.loads(argv[argv.index("--task_options") + 1]) == {"max_operand": 5}
+        assert spec["eval"]["task"] == "explain"
+    assert bench.task_config(specs[0]["eval"]) == ExplainConfig(max_operand=5)
+    # arith runs keep their specs: no task in the command line or the evaluation
+    arith = bench.run_specs(bench.parse_args(["--suite", "learning", "--img", str(tmp_path)]), "learning",
+                            tmp_path / "start", "0" * 12)[0]  # fmt: skip
+    assert "--task" not in arith["argv"] and "task" not in arith["eval"]
+    assert bench.task_config(arith["eval"]) == ArithConfig()
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--task", "gsm8k"])

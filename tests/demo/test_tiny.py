@@ -102,3 +102,18 @@ def test_checkpoint_is_deterministic_cached_and_checks_settings(tmp_path, tiny_m
     with pytest.raises(ValueError, match="divisible"):
         make_tiny_checkpoint(tmp_path / "d", hidden_size=100, num_attention_heads=3)
     assert not (tmp_path / "d").exists()
+
+
+def test_a_tokenizer_learned_on_explain_text(tmp_path, tiny_model_dir):
+    explain = make_tiny_checkpoint(tmp_path / "e", seed=0, corpus_task="explain")
+    words = " bought more apples, so we add"
+    arith_tok, explain_tok = AutoTokenizer.from_pretrained(tiny_model_dir), AutoTokenizer.from_pretrained(explain)
+    # The explain tokenizer knows the explanations' words (one token each); the arith one spells them out.
+    assert len(explain_tok(words)["input_ids"]) == 7 < len(arith_tok(words)["input_ids"])
+    for tag in FORMAT_TAGS:
+        assert len(explain_tok(tag)["input_ids"]) == 1
+    assert json.loads((explain / BUILD_INFO).read_text())["corpus_task"] == "explain"
+    # The default (arith) records no corpus_task, as before the field existed: older folders stay valid.
+    assert "corpus_task" not in json.loads((tiny_model_dir / BUILD_INFO).read_text())
+    with pytest.raises(ValueError, match="corpus_task"):
+        make_tiny_checkpoint(tmp_path / "x", seed=0, corpus_task="gsm8k")

@@ -8,7 +8,9 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from gtpo.demo.warm_start import INFO_FILE, WarmStartConfig, sft_dataset, warm_start
+from gtpo.tasks import load_task
 from gtpo.tasks.arith import ArithConfig
+from gtpo.tasks.explain import ExplainConfig
 from gtpo.trl.sft import cpu_sft_trainer
 
 
@@ -35,6 +37,14 @@ def test_loss_is_on_the_completion_only(tiny_model_dir, tmp_path):
         assert tokenizer.decode(ids) == expected
         prompt_ids = row["input_ids"][: trained.index(True)]
         assert tokenizer.decode(prompt_ids).endswith("<|im_start|>assistant\n")
+
+
+def test_sft_dataset_of_another_task():
+    ds = sft_dataset(3, seed=0, task_config=ExplainConfig(max_steps=2), task="explain")
+    rows = load_task("explain", "train", limit=3, seed=0, options={"max_steps": 2})
+    assert [r[0]["content"] for r in ds["completion"]] == rows["solution"]
+    with pytest.raises(ValueError, match="generated task with solutions"):
+        warm_start(".", "out", task="gsm8k")
 
 
 def test_bad_settings():

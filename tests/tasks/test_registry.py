@@ -23,7 +23,7 @@ from gtpo.tasks import (
 from gtpo.tasks.base import row_answer, row_field, row_prompt
 from gtpo.tasks.registry import unregister_task
 
-BUILT_IN = ("gsm8k", "math", "math500", "aime24", "aime25", "amc23", "arith", "custom")
+BUILT_IN = ("gsm8k", "math", "math500", "aime24", "aime25", "amc23", "arith", "explain", "custom")
 
 # name, split, rows, first answer, first id (files as listed in the data README)
 EXPECTED = [
@@ -75,9 +75,9 @@ def test_built_ins_are_registered_in_order():
     assert task_names() == BUILT_IN
     assert not hasattr(gtpo.tasks, "TASKS") and not hasattr(gtpo.tasks, "TASK_NAMES")
     assert get_task("aime24").hub_splits["test"] == "train"  # the hub copy has a single 'train' split
-    assert [n for n in BUILT_IN if get_task(n).has_solutions] == ["gsm8k", "math", "arith"]
+    assert [n for n in BUILT_IN if get_task(n).has_solutions] == ["gsm8k", "math", "arith", "explain"]
     assert [n for n in BUILT_IN if get_task(n).subjects] == ["math", "math500"]
-    assert [n for n in BUILT_IN if get_task(n).generated] == ["arith"]
+    assert [n for n in BUILT_IN if get_task(n).generated] == ["arith", "explain"]
 
 
 def test_a_task_from_outside_the_package_loads_from_jsonl(sums_task, tmp_path):
@@ -103,7 +103,7 @@ def test_a_task_from_outside_the_package_loads_from_jsonl(sums_task, tmp_path):
         load_task("sums", "test", source=path)
     with pytest.raises(TaskSourceError, match="task 'sums' has no default hub dataset. Pass --source PATH"):
         load_task("sums", "test")
-    with pytest.raises(ValueError, match=r"takes no options \(got \['x'\]\); options are for 'arith' and 'custom'"):
+    with pytest.raises(ValueError, match=r"takes no options \(got \['x'\]\); options are for 'arith', 'explain' and 'custom'"):
         load_task("sums", "test", source=path, options={"x": 1})
     with pytest.raises(ValueError, match="subjects= only applies to 'math' and 'math500', not 'sums'"):
         load_task("sums", "test", source=path, subjects=["algebra"])
@@ -122,13 +122,13 @@ def test_duplicate_registration_is_refused(sums_task):
 
 
 def test_unknown_task_lists_the_registered_ones(sums_task):
-    message = "unknown task 'gsm9k'; choose one of: gsm8k, math, math500, aime24, aime25, amc23, arith, custom, sums"
+    message = "unknown task 'gsm9k'; choose one of: gsm8k, math, math500, aime24, aime25, amc23, arith, explain, custom, sums"
     with pytest.raises(ValueError, match=message):
         get_task("gsm9k")
     with pytest.raises(ValueError, match=message):
         load_task("gsm9k", "test")
     unregister_task("sums")
-    with pytest.raises(ValueError, match="choose one of: gsm8k, .*, arith, custom$"):
+    with pytest.raises(ValueError, match="choose one of: gsm8k, .*, arith, explain, custom$"):
         get_task("sums")
     register_task(SUMS)  # for the fixture's teardown
 

@@ -118,8 +118,8 @@ def test_missing_local_model_points_to_the_command(tmp_path, capsys):
 
 def test_every_shipped_recipe_is_tested():
     assert {p.name for p in RECIPES.glob("*.yaml")} == {
-        "tiny-cpu.yaml", "qwen2.5-3b-gsm8k.yaml", "llama3.1-8b-math.yaml", "smollm2-135m-gtpo.yaml", "smollm2-135m-sft.yaml",
-        "custom-example.yaml",
+        "tiny-cpu.yaml", "tiny-explain.yaml", "qwen2.5-3b-gsm8k.yaml", "llama3.1-8b-math.yaml", "smollm2-135m-gtpo.yaml",
+        "smollm2-135m-sft.yaml", "custom-example.yaml",
     }  # fmt: skip
 
 
@@ -172,12 +172,15 @@ def test_smollm2_recipes_parse(tmp_path):
     assert type(grpo).__name__ == "GRPOConfig" and grpo.scale_rewards == "group"
 
 
-@pytest.mark.parametrize("name", ["tiny-cpu.yaml", "qwen2.5-3b-gsm8k.yaml", "llama3.1-8b-math.yaml"])
+@pytest.mark.parametrize("name", ["tiny-cpu.yaml", "tiny-explain.yaml", "qwen2.5-3b-gsm8k.yaml", "llama3.1-8b-math.yaml"])
 def test_shipped_recipes_parse(name, tmp_path):
     args = parse_args([str(RECIPES / name), "--output_dir", str(tmp_path), "--use_cpu", "true", "--bf16", "false"])
     training, model = args.training, args.model
     assert args.algorithm.algo == "gtpo" and isinstance(training, GTPOConfig)
-    if name != "tiny-cpu.yaml":  # the paper's setups
+    if name == "tiny-explain.yaml":
+        assert args.task.task == "explain" and args.task.task_options["max_operand"] == 5
+        assert training.max_completion_length == 192
+    if not name.startswith("tiny-"):  # the paper's setups
         assert (model.use_peft, model.lora_r, model.lora_alpha, training.num_generations) == (True, 128, 128, 8)
         assert (training.learning_rate, training.weight_decay, training.max_grad_norm) == (1e-6, 0.1, 0.1)
         assert training.lr_scheduler_type == "cosine" and training.warmup_steps == 0.005

@@ -1,7 +1,8 @@
 """The demo's held-out evaluation and the sections of its report, with this run's numbers.
 
-- `evaluate_heldout`: sample models on held-out `arith` test problems with the demo's sampling
-  settings and score them (`gtpo.eval.evaluate`); the learning benchmarks evaluate with it too.
+- `evaluate_heldout`: sample models on held-out test problems of a generated task (`arith` by default)
+  with the demo's sampling settings and score them (`gtpo.eval.evaluate`); the learning benchmarks
+  evaluate with it too.
 - `outcome`: what OUTPUT/demo.json holds: each model's held-out scores and the paired differences by
   problem (`gtpo.eval.metrics.paired_difference`, computed once here).
 - `evaluation_section`, `comparison_section`: the report's "Held-out evaluation" and "What GTPO did
@@ -103,18 +104,20 @@ def comparison_section(runs: dict, result: dict, config: DemoConfig) -> str:
 
 
 def evaluate_heldout(models: list[str], output: Path, *, task_config, problems: int, samples: int, max_new_tokens: int,
-                     seed: int, names: list[str] | None = None, temperature: float = 1.0, show_progress: bool = True) -> dict:  # fmt: skip
-    """Sample `models` on `problems` held-out arith test problems (`samples` each, the same sampling seed
-    for every model) and score them (`gtpo.eval.evaluate`, k = 1 and `samples`); returns the summary.
-    `task_config` (an `ArithConfig`) builds the problems, and every field of it is recorded as the
-    evaluation's `task_options` in run.json and summary.json."""
+                     seed: int, names: list[str] | None = None, temperature: float = 1.0, show_progress: bool = True,
+                     task: str = "arith") -> dict:  # fmt: skip
+    """Sample `models` on `problems` held-out test problems of the generated `task` (`task_config`: its
+    options dataclass; `samples` each, the same sampling seed for every model) and score them
+    (`gtpo.eval.evaluate`, k = 1 and `samples`); returns the summary. Every field of `task_config` is
+    recorded as the evaluation's `task_options` in run.json and summary.json."""
     from gtpo.eval import evaluate
-    from gtpo.tasks.arith import build_dataset
+    from gtpo.tasks import load_task
 
-    test = build_dataset("test", n=problems, seed=seed, config=task_config)
+    options = asdict(task_config) if task_config is not None else None
+    test = load_task(task, "test", limit=problems, seed=seed, options=options)
     named = {"name": names} if names is not None else {}
     return evaluate(
-        models, "arith", output, dataset=test, **named, task_options=asdict(task_config), n=samples,
+        models, task, output, dataset=test, **named, task_options=options, n=samples,
         k=",".join(str(v) for v in sorted({1, samples})), temperature=temperature, top_p=1.0,
         max_new_tokens=max_new_tokens, batch_size=64, seed=seed, backend="hf", dtype="float32",
         show_progress=show_progress,

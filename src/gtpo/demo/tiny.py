@@ -1,7 +1,7 @@
 """A tiny offline tokenizer and causal LM for tests and the demo (no hub access, a few seconds on CPU).
 
-Tokenizer: byte-level BPE trained with the `tokenizers` library on a synthetic corpus (`arith`
-questions and solutions, the paper's system prompt, the chat-template words). Digits are split one
+Tokenizer: byte-level BPE trained with the `tokenizers` library on a synthetic corpus (the
+questions and solutions of `arith`, or of `explain` with `corpus_task="explain"`, the paper's system prompt, the chat-template words). Digits are split one
 per token. The format tags `<reasoning>`, `</reasoning>`, `<answer>`, `</answer>` are ORDINARY added
 tokens (special=False): each is one token, and TRL's `skip_special_tokens=True` decoding keeps them,
 so the format reward can see them. Special tokens: `<|pad|>` (pad), `<|bos|>` (bos, never added
@@ -58,20 +58,26 @@ class TinySize:
     num_hidden_layers: int = 4
     num_attention_heads: int = 4
     max_position_embeddings: int = 512
-    corpus_problems: int = 4000  # arith problems in the tokenizer's training corpus
+    corpus_problems: int = 4000  # problems in the tokenizer's training corpus
+    corpus_task: str = "arith"  # the generated task whose questions and solutions the tokenizer learns (arith, explain)
 
 
-def _corpus(seed: int, problems: int) -> list[str]:
-    from gtpo.tasks import arith
+CORPUS_TASKS = ("arith", "explain")
+
+
+def _corpus(seed: int, problems: int, task: str = "arith") -> list[str]:
+    from gtpo.tasks import arith, explain
     from gtpo.tasks.prompts import SYSTEM_PROMPT
 
-    lines = list(arith.corpus(problems, seed=seed))
+    if task not in CORPUS_TASKS:
+        raise ValueError(f"tiny: corpus_task must be one of {CORPUS_TASKS}, got {task!r}")
+    lines = list({"arith": arith, "explain": explain}[task].corpus(problems, seed=seed))
     lines += [SYSTEM_PROMPT] * 200
     lines += ["system", "user", "assistant", "system\n", "user\n", "assistant\n"] * 200
     return lines
 
 
-def build_tokenizer(*, seed: int = 0, vocab_size: int = 600, corpus_problems: int = 4000):
+def build_tokenizer(*, seed: int = 0, vocab_size: int = 600, corpus_problems: int = 4000, corpus_task: str = "arith"):
     """A `PreTrainedTokenizerFast` as described in the module docstring (deterministic given seed)."""
     from tokenizers import (
         AddedToken,
@@ -103,7 +109,7 @@ def build_tokenizer(*, seed: int = 0, vocab_size: int = 600, corpus_problems: in
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    backend.train_from_iterator(_corpus(seed, corpus_problems), trainer)
+    backend.train_from_iterator(_corpus(seed, corpus_problems, corpus_task), trainer)
     backend.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in FORMAT_TAGS])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
@@ -167,6 +173,8 @@ def make_tiny_checkpoint(path: str | os.PathLike, *, seed: int = 0, **size) -> P
         )
     spec = TinySize(**size)
     info = {"seed": seed, **asdict(spec)}
+    if spec.corpus_task == "arith":  # the default: recorded as before the field existed, so older folders stay valid
+        del info["corpus_task"]
     path = Path(path)
     info_file = path / BUILD_INFO
     if info_file.is_file():
@@ -182,7 +190,7 @@ def make_tiny_checkpoint(path: str | os.PathLike, *, seed: int = 0, **size) -> P
         )
     with staged_folder(path) as staging:
         tokenizer = build_tokenizer(
-            seed=seed, vocab_size=spec.vocab_size, corpus_problems=spec.corpus_problems
+            seed=seed, vocab_size=spec.vocab_size, corpus_problems=spec.corpus_problems, corpus_task=spec.corpus_task
         )
         model = build_model(tokenizer, seed=seed, size=spec)
         tokenizer.save_pretrained(staging)
