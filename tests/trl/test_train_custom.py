@@ -125,6 +125,9 @@ def test_custom_fields_with_another_task_and_bad_data_exit_2_with_one_line(
     assert "prompt_field, answer_field, system_prompt: only the custom task takes them (task='gsm8k')" in (
         capsys.readouterr().err
     )
+    assert main(["train", recipe, "--task", "gsm9k", "--output_dir", "run"]) == 2  # a typo is named as one
+    err = capsys.readouterr().err
+    assert "(task='gsm9k')" in err and "'gsm9k' is not a registered task either (choose one of: gsm8k," in err
     rows = [{"question": "q", "target": "1"}, {"q": 1}]
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     status = main(["train", recipe, "--model_name_or_path", str(tiny_model_dir), "--output_dir", "run",

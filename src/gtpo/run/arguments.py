@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from gtpo.rewards import TOLERANCES, reward_names
 from gtpo.run.guards import MAX_FAILED_REWARD_STEPS, MAX_NONFINITE_STEPS, REWARD_TIMEOUT
 from gtpo.run.plugins import is_spec
-from gtpo.tasks import parse_options
+from gtpo.tasks import parse_options, task_names
 
 ALGOS = ("gtpo", "grpo")  # gtpo train --algo
 CUSTOM_FIELDS = ("prompt_field", "answer_field", "system_prompt")  # TaskArguments fields of the custom task
@@ -71,8 +71,11 @@ class TaskArguments:
         self.task_options = parse_options(self.task_options)
         given = [name for name in CUSTOM_FIELDS if getattr(self, name) is not None]
         if given and self.task != "custom":
+            known = "" if self.task in task_names() or is_spec(self.task) else (
+                f"; task {self.task!r} is not a registered task either (choose one of: {', '.join(task_names())})"
+            )  # fmt: skip
             raise ValueError(f"{', '.join(given)}: only the custom task takes them (task={self.task!r}); use "
-                             "--task custom, or leave them unset")  # fmt: skip
+                             f"--task custom, or leave them unset{known}")  # fmt: skip
         if self.task_limit is not None and self.task_limit < 1:
             raise ValueError(f"task_limit={self.task_limit}: must be >= 1 (or unset for the whole split).")
 
