@@ -88,7 +88,7 @@ def test_bad_values_score_zero_and_none_passes():
     assert wrong_length.errors == 0
     scalar = RewardGuard(lambda completions, **_: 1.0, timeout=None)
     scalar.calls = 1  # past its first batch: failures score 0 (a failing first batch stops the run, below)
-    with pytest.warns(RuntimeWarning, match="TypeError: returned float.*expected 1 numbers"):
+    with pytest.warns(RuntimeWarning, match=r"TypeError: returned float 1\.0, expected 1 numbers"):
         assert scalar(["a", "b"]) == [0.0, 0.0]
     assert scalar.errors == 2
 

@@ -138,8 +138,8 @@ def as_scores(values: Any, n: int) -> list[Any]:
     if hasattr(values, "tolist") and not isinstance(values, (str, bytes)):
         values = values.tolist()  # numpy arrays and tensors
     if isinstance(values, (str, bytes, dict)) or not isinstance(values, Sequence) or len(values) != n:
-        length = len(values) if hasattr(values, "__len__") else "?"
-        raise TypeError(f"returned {type(values).__name__} of length {length}, expected {n} numbers (one per completion)")
+        got = f"{type(values).__name__} of length {len(values)}" if hasattr(values, "__len__") else f"{type(values).__name__} {values!r}"
+        raise TypeError(f"returned {got}, expected {n} numbers (one per completion)")
     return list(values)
 
 
