@@ -138,7 +138,11 @@ def as_scores(values: Any, n: int) -> list[Any]:
     if hasattr(values, "tolist") and not isinstance(values, (str, bytes)):
         values = values.tolist()  # numpy arrays and tensors
     if isinstance(values, (str, bytes, dict)) or not isinstance(values, Sequence) or len(values) != n:
-        got = f"{type(values).__name__} of length {len(values)}" if hasattr(values, "__len__") else f"{type(values).__name__} {values!r}"
+        got = (
+            f"{type(values).__name__} of length {len(values)}"
+            if hasattr(values, "__len__")
+            else f"{type(values).__name__} {values!r}"
+        )
         raise TypeError(f"returned {got}, expected {n} numbers (one per completion)")
     return list(values)
 
@@ -183,7 +187,9 @@ class RewardGuard:
         self.broken: RewardFunctionError | None = None
         self._warned: set[str] = set()
         self._last_error: BaseException | None = None
-        self._batch_error: BaseException | None = None  # the error of this call's batch call, when it was retried
+        self._batch_error: BaseException | None = (
+            None  # the error of this call's batch call, when it was retried
+        )
         self._told_retry = False
         self._timed_out = False
 
@@ -316,7 +322,9 @@ class RewardGuard:
         failed), each extra column gets one value per completion (None where the call failed or logged none)."""
         if per_item:
             columns = sorted({c for logs in calls if logs for c in logs.extra})
-            extra = {c: [(logs.extra.get(c) or [None])[0] if logs else None for logs in calls] for c in columns}
+            extra = {
+                c: [(logs.extra.get(c) or [None])[0] if logs else None for logs in calls] for c in columns
+            }
         else:
             extra = {c: v for logs in calls if logs for c, v in logs.extra.items()}
         values: dict[str, list[float]] = {}
