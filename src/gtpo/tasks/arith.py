@@ -27,11 +27,11 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 from datasets import Dataset
 
-from gtpo.tasks.base import Task
+from gtpo.tasks.base import Task, options_config
 from gtpo.tasks.base import parse_options as parse_options  # re-exported: gtpo.tasks.arith.parse_options
 from gtpo.tasks.prompts import build_prompt, format_completion
 from gtpo.tasks.registry import register_task
@@ -92,12 +92,7 @@ class ArithConfig:
 
 def arith_config(options: dict | None) -> ArithConfig:
     """ArithConfig(**options), with an error naming the unknown keys and the valid ones."""
-    options = dict(options or {})
-    known = {f.name for f in fields(ArithConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ValueError(f"arith options {unknown} are unknown; use fields of ArithConfig: {', '.join(sorted(known))}")
-    return ArithConfig(**options)
+    return options_config(ArithConfig, options, "arith")
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,21 @@ class RowError(ValueError):
         self.skippable = skippable
 
 
+def options_config(config_type: type, options: Mapping[str, Any] | None, task: str) -> Any:
+    """`config_type(**options)` for a generated task's options; a ValueError names the unknown keys and the
+    valid ones."""
+    import dataclasses
+
+    options = dict(options or {})
+    known = {f.name for f in dataclasses.fields(config_type)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(
+            f"{task} options {unknown} are unknown; use fields of {config_type.__name__}: {', '.join(sorted(known))}"
+        )
+    return config_type(**options)
+
+
 @dataclass(frozen=True)
 class Task:
     """One task: where its rows come from and how a native row becomes an example.

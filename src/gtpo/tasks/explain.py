@@ -41,12 +41,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from datasets import Dataset
 
 from gtpo.tasks.arith import FRIENDS, ITEMS, NAMES, PRONOUN, signature_split
-from gtpo.tasks.base import Task
+from gtpo.tasks.base import Task, options_config
 from gtpo.tasks.prompts import build_prompt, format_completion
 from gtpo.tasks.registry import register_task
 
@@ -126,12 +126,7 @@ class ExplainConfig:
 
 def explain_config(options: dict | None) -> ExplainConfig:
     """ExplainConfig(**options), with an error naming the unknown keys and the valid ones."""
-    options = dict(options or {})
-    known = {f.name for f in fields(ExplainConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ValueError(f"explain options {unknown} are unknown; use fields of ExplainConfig: {', '.join(sorted(known))}")
-    return ExplainConfig(**options)
+    return options_config(ExplainConfig, options, "explain")
 
 
 @dataclass(frozen=True)
