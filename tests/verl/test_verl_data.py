@@ -35,3 +35,40 @@ def test_cli_writes_both_splits(tmp_path, capsys):
     assert main(["arith", "--out", str(tmp_path), "--limit", "3"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test.parquet", "train.parquet"]
     assert pq.read_table(tmp_path / "train.parquet").num_rows == 3
+
+
+def test_custom_task_with_its_fields_and_columns_in_extra_info(tmp_path, capsys):
+    data = tmp_path / "mine.jsonl"
+    data.write_text('{"question": "2+2?", "target": 4, "level": "easy"}\n{"question": "3+3?", "target": 6, "level": "hard"}\n')
+    argv = ["custom", "--task_source", str(data), "--prompt_field", "question", "--answer_field", "target",
+            "--system_prompt", "Be brief.", "--out", str(tmp_path / "out"), "--splits", "train"]  # fmt: skip
+    assert main(argv) == 0
+    rows = pq.read_table(tmp_path / "out" / "train.parquet").to_pylist()
+    assert [r["prompt"] for r in rows][1] == [{"role": "system", "content": "Be brief."},
+                                              {"role": "user", "content": "3+3?"}]  # fmt: skip
+    assert [r["reward_model"]["ground_truth"] for r in rows] == ["4", "6"]
+    assert rows[0]["data_source"] == "custom"
+    # the data's other columns reach verl's reward function through extra_info, as TRL's rewards get them
+    assert rows[1]["extra_info"] == {"split": "train", "index": 1, "id": "train-1", "target": 6, "level": "hard"}
+
+
+def test_bad_selection_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):
+    data = tmp_path / "mine.jsonl"
+    data.write_text('{"question": "2+2?", "target": 4}\n')
+    out = tmp_path / "out"
+    assert main(["custom", "--task_source", str(data), "--out", str(out)]) == 2  # no prompt_field: 'prompt' missing
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mine.jsonl:1" in err and "--prompt_field" in err
+    assert main(["arith", "--prompt_field", "q", "--out", str(out)]) == 2
+    assert "only the custom task takes them" in capsys.readouterr().err
+    assert main(["arith", "--task_options", "{bad", "--out", str(out)]) == 2
+    assert "task_options" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_generated_task_options_reach_the_data(tmp_path):
+    assert main(["arith", "--task_options", '{"max_steps": 1, "max_operand": 9}', "--limit", "20", "--out",
+                 str(tmp_path), "--splits", "test"]) == 0  # fmt: skip
+    answers = [int(r["reward_model"]["ground_truth"]) for r in pq.read_table(tmp_path / "test.parquet").to_pylist()]
+    # one step of + or - on operands 1..9: answers in -8..18 (the default max_operand, 50, gives larger ones)
+    assert len(answers) == 20 and all(-8 <= a <= 18 for a in answers)
