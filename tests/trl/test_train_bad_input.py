@@ -173,3 +173,25 @@ def test_a_hub_id_that_cannot_be_loaded_is_one_line(recipe, monkeypatch, capsys)
         "gtpo train: error: model_name_or_path='nosuchorg/nosuchmodel': cannot be loaded (We couldn't connect to "
         "'https://huggingface.co' to load the files.); check the hub id and the network, or give a local model folder"
     )
+
+
+@pytest.mark.parametrize("command", ["train", "sft"])
+def test_a_refused_command_leaves_no_new_folder_and_keeps_an_existing_one(command, recipe, tmp_path, monkeypatch,
+                                                                           capsys):  # fmt: skip
+    if command == "sft":
+        Path(recipe).write_text(Path(recipe).read_text().replace("num_generations: 4\n", ""))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def unreachable(*args, **kwargs):  # refused after the output folder was created and probed
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files.")
+
+    monkeypatch.setattr("transformers.AutoTokenizer.from_pretrained", unreachable)
+    out = tmp_path / "out"
+    assert main([command, recipe, "--model_name_or_path", "nosuchorg/nosuchmodel"]) == 2
+    assert "cannot be loaded" in one_line(capsys)
+    assert not out.exists()  # the command made it, the refusal removed it
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main([command, recipe, "--model_name_or_path", "nosuchorg/nosuchmodel"]) == 2
+    one_line(capsys)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # the user's folder and files stay

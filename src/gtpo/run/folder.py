@@ -24,10 +24,15 @@ training command (`gtpo train`, `gtpo sft`) after parsing and before anything is
 
 run_config.yaml gets `ended: {step, max_steps}` when a run finishes (`record_end`); a run that starts
 or resumes rewrites run_config.yaml without it.
+
+`new_folder_removed_on_failure(output_dir)` wraps a command's set-up (data, rewards, tokenizer, trainer):
+when the command created the folder and the set-up fails, the folder goes with it, so a refused command
+leaves no empty folder behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import json
@@ -242,3 +247,17 @@ def record_end(output_dir: str | Path, state: Any) -> None:
         return
     config["ended"] = {"step": int(state.global_step), "max_steps": int(state.max_steps)}
     write_text_atomic(path, yaml.safe_dump(config, sort_keys=False))
+
+
+@contextlib.contextmanager
+def new_folder_removed_on_failure(output_dir: str | Path):
+    """Run a command's set-up; if `output_dir` did not exist before and the block raises (a refused input,
+    Ctrl-C while the model loads), remove it: it holds only what this set-up wrote, no run. Rank 0 only."""
+    path = Path(output_dir).expanduser()
+    created = not path.exists()
+    try:
+        yield path
+    except BaseException:
+        if created and os.environ.get("RANK", "0") == "0":
+            shutil.rmtree(path, ignore_errors=True)
+        raise

@@ -71,10 +71,8 @@ def sft_pairs(dataset):
     if missing:
         warnings.warn(f"gtpo sft: {missing} of {len(dataset)} rows have no worked solution and are skipped", stacklevel=2)
         dataset = dataset.filter(lambda row: row["solution"] is not None)
-    return dataset.map(
-        lambda row: {"completion": [{"role": "assistant", "content": row["solution"]}]},
-        remove_columns=[c for c in dataset.column_names if c != "prompt"],
-    )
+    completions = [[{"role": "assistant", "content": solution}] for solution in dataset["solution"]]
+    return dataset.select_columns(["prompt"]).add_column("completion", completions)  # no map: no progress bar
 
 
 SECTIONS = {"task": TaskArguments, "run": RunArguments, "sft": SFTArguments}
@@ -115,7 +113,7 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
     from transformers import AutoTokenizer
 
     from gtpo.run.checkpoints import check_output_dir, estimate_checkpoint_bytes
-    from gtpo.run.folder import open_run_folder, record_end
+    from gtpo.run.folder import new_folder_removed_on_failure, open_run_folder, record_end
     from gtpo.run.logger import SFT_NAMES, RunLogger
     from trl import get_peft_config, get_quantization_config
 
@@ -128,35 +126,36 @@ def run(sections: dict, training: SFTConfig, model: ModelConfig) -> Path:
         output_dir, resume=sections["run"].resume, overwrite=sections["run"].overwrite, training=training,
         config=recipe.run_config({**sections, "model": model}, training, algo="sft"), fixed=FIXED_ON_RESUME, prog=PROG,
     )  # fmt: skip
-    check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
-    if dataset is None:
-        dataset = sft_pairs(task.load())
-    init_kwargs = {"revision": model.model_revision, "dtype": model.dtype}
-    if model.attn_implementation is not None:
-        init_kwargs["attn_implementation"] = model.attn_implementation
-    quantization = get_quantization_config(model)
-    if quantization is not None:
-        init_kwargs["quantization_config"] = quantization
-    training.model_init_kwargs = {**init_kwargs, **(training.model_init_kwargs or {})}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            model.model_name_or_path, revision=model.model_revision, trust_remote_code=training.trust_remote_code
+    with new_folder_removed_on_failure(output_dir):  # a refusal below leaves no new empty folder
+        check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
+        if dataset is None:
+            dataset = sft_pairs(task.load())
+        init_kwargs = {"revision": model.model_revision, "dtype": model.dtype}
+        if model.attn_implementation is not None:
+            init_kwargs["attn_implementation"] = model.attn_implementation
+        quantization = get_quantization_config(model)
+        if quantization is not None:
+            init_kwargs["quantization_config"] = quantization
+        training.model_init_kwargs = {**init_kwargs, **(training.model_init_kwargs or {})}
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(
+                model.model_name_or_path, revision=model.model_revision, trust_remote_code=training.trust_remote_code
+            )
+        except OSError as err:  # a hub id that cannot be reached or does not exist
+            raise recipe.RecipeError(f"model_name_or_path={model.model_name_or_path!r}: cannot be loaded "
+                                     f"({str(err).splitlines()[0]}); check the hub id and the network, or give a "
+                                     "local model folder") from None
+        trainer = GuardedSFTTrainer(
+            model=model.model_name_or_path,
+            args=training,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            callbacks=[RunLogger(output_dir, names=SFT_NAMES, trigger="loss")],
+            peft_config=get_peft_config(model),
         )
-    except OSError as err:  # a hub id that cannot be reached or does not exist
-        raise recipe.RecipeError(f"model_name_or_path={model.model_name_or_path!r}: cannot be loaded "
-                                 f"({str(err).splitlines()[0]}); check the hub id and the network, or give a "
-                                 "local model folder") from None
-    trainer = GuardedSFTTrainer(
-        model=model.model_name_or_path,
-        args=training,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        callbacks=[RunLogger(output_dir, names=SFT_NAMES, trigger="loss")],
-        peft_config=get_peft_config(model),
-    )
-    if trainer.accelerator.is_main_process:
-        recipe.write_run_config(output_dir / "run_config.yaml", {**sections, "model": model}, training, algo="sft",
-                                resumes=start.resumes)  # fmt: skip
+        if trainer.accelerator.is_main_process:
+            recipe.write_run_config(output_dir / "run_config.yaml", {**sections, "model": model}, training, algo="sft",
+                                    resumes=start.resumes)  # fmt: skip
     try:
         trainer.train(resume_from_checkpoint=start.checkpoint)
     except KeyboardInterrupt:

@@ -158,7 +158,7 @@ def train(args: TrainArgs) -> Path:
     from transformers import AutoTokenizer
 
     from gtpo.run.checkpoints import check_output_dir, estimate_checkpoint_bytes
-    from gtpo.run.folder import open_run_folder, record_end
+    from gtpo.run.folder import new_folder_removed_on_failure, open_run_folder, record_end
     from gtpo.run.logger import RunLogger
     from gtpo.trl.guarded import GuardedGRPOTrainer
     from gtpo.trl.trainer import GTPOTrainer
@@ -176,42 +176,43 @@ def train(args: TrainArgs) -> Path:
         output_dir, resume=args.run.resume, overwrite=args.run.overwrite, training=training, fixed=FIXED_ON_RESUME,
         config=run_config({**args.sections, "model": model}, training, algo=args.algorithm.algo), prog=PROG,
     )  # fmt: skip
-    check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
-    funcs, dataset = inputs or run_inputs(args)
-    init_kwargs = {"revision": model.model_revision, "dtype": model.dtype}
-    if model.attn_implementation is not None:
-        init_kwargs["attn_implementation"] = model.attn_implementation
-    training.model_init_kwargs = {**init_kwargs, **(training.model_init_kwargs or {})}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            model.model_name_or_path, revision=model.model_revision, padding_side="left", truncation_side="left",
-            trust_remote_code=training.trust_remote_code,
-        )  # fmt: skip
-    except OSError as err:  # a hub id that cannot be reached or does not exist
-        raise RecipeError(f"model_name_or_path={model.model_name_or_path!r}: cannot be loaded "
-                          f"({str(err).splitlines()[0]}); check the hub id and the network, or give a "
-                          "local model folder") from None
-    logger = RunLogger(output_dir, tokenizer=tokenizer)
-    trainer_cls = GTPOTrainer if args.algorithm.algo == "gtpo" else GuardedGRPOTrainer
-    trainer = trainer_cls(
-        model=model.model_name_or_path,
-        reward_funcs=funcs,
-        max_nonfinite_steps=args.guards.max_nonfinite_steps,
-        reward_timeout=args.guards.reward_timeout,
-        max_failed_reward_steps=args.guards.max_failed_reward_steps,
-        reward_guard=args.guards.reward_guard,
-        args=training,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        callbacks=[logger],
-        peft_config=get_peft_config(model),
-        quantization_config=get_quantization_config(model),
-    )
-    if isinstance(trainer, GTPOTrainer) and args.algorithm.conflict_samples:
-        logger.sample_source = lambda: trainer.latest_conflict_sample
-    if trainer.accelerator.is_main_process:
-        write_run_config(output_dir / "run_config.yaml", {**args.sections, "model": model}, training,
-                         algo=args.algorithm.algo, resumes=start.resumes)  # fmt: skip
+    with new_folder_removed_on_failure(output_dir):  # a refusal below leaves no new empty folder
+        check_output_dir(output_dir, need_bytes=estimate_checkpoint_bytes(model.model_name_or_path, use_peft=model.use_peft))
+        funcs, dataset = inputs or run_inputs(args)
+        init_kwargs = {"revision": model.model_revision, "dtype": model.dtype}
+        if model.attn_implementation is not None:
+            init_kwargs["attn_implementation"] = model.attn_implementation
+        training.model_init_kwargs = {**init_kwargs, **(training.model_init_kwargs or {})}
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(
+                model.model_name_or_path, revision=model.model_revision, padding_side="left", truncation_side="left",
+                trust_remote_code=training.trust_remote_code,
+            )  # fmt: skip
+        except OSError as err:  # a hub id that cannot be reached or does not exist
+            raise RecipeError(f"model_name_or_path={model.model_name_or_path!r}: cannot be loaded "
+                              f"({str(err).splitlines()[0]}); check the hub id and the network, or give a "
+                              "local model folder") from None
+        logger = RunLogger(output_dir, tokenizer=tokenizer)
+        trainer_cls = GTPOTrainer if args.algorithm.algo == "gtpo" else GuardedGRPOTrainer
+        trainer = trainer_cls(
+            model=model.model_name_or_path,
+            reward_funcs=funcs,
+            max_nonfinite_steps=args.guards.max_nonfinite_steps,
+            reward_timeout=args.guards.reward_timeout,
+            max_failed_reward_steps=args.guards.max_failed_reward_steps,
+            reward_guard=args.guards.reward_guard,
+            args=training,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            callbacks=[logger],
+            peft_config=get_peft_config(model),
+            quantization_config=get_quantization_config(model),
+        )
+        if isinstance(trainer, GTPOTrainer) and args.algorithm.conflict_samples:
+            logger.sample_source = lambda: trainer.latest_conflict_sample
+        if trainer.accelerator.is_main_process:
+            write_run_config(output_dir / "run_config.yaml", {**args.sections, "model": model}, training,
+                             algo=args.algorithm.algo, resumes=start.resumes)  # fmt: skip
     try:
         trainer.train(resume_from_checkpoint=start.checkpoint)
     except KeyboardInterrupt:
