@@ -168,3 +168,10 @@ def test_the_left_out_suites_repeat_the_kept_runs(rm):
                          ("lr1e-3/bench_learning.json", "lr1e-3/bench_components.json")):  # fmt: skip
         a, b = (rm.from_results(IMG / f) for f in (kept, repeat))
         assert a[0] == b[0] and a[1] == b[1]
+
+
+def test_the_committed_map_is_up_to_date(rm):
+    # The docs state figures of docs/img/regime-map/regime_map.json (benchmarks/doc_figures.py): when runs are
+    # archived or a suite's JSON changes, rerun `.venv/bin/python benchmarks/regime_map.py` and the docs' check.
+    committed = json.loads((IMG / "regime-map" / "regime_map.json").read_text())
+    assert committed == json.loads(json.dumps(rm.build(IMG))), "stale: rerun benchmarks/regime_map.py"
