@@ -6,6 +6,7 @@ figure or sentence of figures; the numbers themselves are never written here, on
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -79,43 +80,105 @@ KEPT = {c: count(lambda root, c=c: [-v for v in NEG3_FMT[c](root)], -0.5) for c 
 GTPO_LOST, GRPO_LOST = count(NEG3_FMT["gtpo"], 0.5), count(NEG3_FMT["grpo"], 0.5)
 FISHER_1_3 = fisher_two_sided(GTPO_LOST, 6, GRPO_LOST, 6)
 
+# the regime map (benchmarks/regime_map.py): one suite per id of regime_map.json
+MAP = "docs/img/regime-map/regime_map.json"
+SMOL_MAP, TINY4_MAP, TINY3_MAP = "arith-smollm2-1e-4", "arith-tiny-1e-4-b", "arith-tiny-1e-3-b"
+EXPL4_MAP, EXPL3_MAP = "explain-tiny-1e-4", "explain-tiny-1e-3"
+FRAME, FRAMEK = "docs/img/frame-regime/results.json", "docs/img/frame-regime/passk.json"
+FRAME_START = "docs/img/frame-regime/start-tiny.json"
+
+
+def suites(root: Path) -> dict:
+    return json.loads((root / MAP).read_text())["suites"]
+
+
+def mp(sid: str, k: int, key: str = "mean"):
+    """GTPO - GRPO at pass@k of one suite of the map: mean, se, or a count (higher / level / lower)."""
+    return value(MAP, "suites", sid, f"pass@{k}", key)
+
+
+def at(sid: str, k: int):
+    """(conflict share, mean, SE) of one suite at pass@k."""
+    return share(sid), mp(sid, k), mp(sid, k, "se")
+
+
+def share(sid: str):
+    return value(MAP, "suites", sid, "conflict_share_pos")
+
+
+def n_seeds(sid: str):
+    return lambda root: float(len(suites(root)[sid]["seeds"]))
+
+
+def vote(sid: str, k: int, side: str):
+    return mp(sid, k, side)
+
+
+def with_se(root: Path, k: int, lr: float) -> list[dict]:
+    """The pass@k differences of the map's suites at `lr` that have an SE (more than one seed)."""
+    return [r[f"pass@{k}"] for r in suites(root).values() if r["lr"] == lr and r[f"pass@{k}"] and r[f"pass@{k}"]["se"]]
+
+
+def ratio_range(k: int):
+    """min and max |mean| / SE over every suite of the map with a pass@k difference and an SE."""
+
+    def ratios(root):
+        return [abs(p["mean"]) / p["se"] for r in suites(root).values() if (p := r[f"pass@{k}"]) and p["se"]]
+
+    return (lambda root: min(ratios(root))), (lambda root: max(ratios(root)))
+
+
+def task_shares(root: Path, task: str) -> list[float]:
+    return [r["conflict_share_pos"] for r in suites(root).values() if r["task"] == task]
+
+
+# the gap on the share axis: the largest `explain` share and the smallest `arith` share
+share_gap = [lambda root: max(task_shares(root, "explain")), lambda root: min(task_shares(root, "arith"))]
+
+
+def frame_lost(config: str, lr: float):
+    """(seeds whose held-out format rate fell below 0.5, seeds) of a frame-regime config at `lr` (summary.json)."""
+
+    def runs(root):
+        summary = json.loads((root / "docs/img/frame-regime/summary.json").read_text())["tiny"]["runs"]
+        return [r for r in summary if r["config"] == config and r["lr"] == lr]
+
+    return (lambda root: float(sum(r["format_rate"] < 0.5 for r in runs(root)))), (lambda root: float(len(runs(root))))
+
+
 README = "README.md"
 FIGURES += [
-    # "When to use GTPO"
-    Figure(README, "GTPO - GRPO pass@1 {} ± {}. Tiny model at lr 1e-4 (6 seeds): {} ± {} (paired",
-           [passk(SMOLK, "gtpo", 1, "minus_ref"), passk(SMOLK, "gtpo", 1, "minus_ref", 1),
-            paired(NEG4, "gtpo", "grpo"), paired(NEG4, "gtpo", "grpo", what="se")]),
-    Figure(README, "by seed, {} SE; GTPO lower in {} of 6 seeds)",
-           [lambda root: -paired(NEG4, "gtpo", "grpo")(root) / paired(NEG4, "gtpo", "grpo", what="se")(root),
-            count_pairs(seed_values(NEG4, "gtpo", "accuracy"), seed_values(NEG4, "grpo", "accuracy"), -1)]),
-    Figure(README, "Tiny model: pass@16 {} ± {} ({} SE; lower in {} of 6 seeds). SmolLM2: {} ± {} at k = 8 ({} SE, "
-           "lower in all 5 seeds) and {} ± {} at k = 16 ({} SE; lower in {} seeds, level in {})",
-           [passk(NEG4K, "gtpo", 16, "minus_ref"), passk(NEG4K, "gtpo", 16, "minus_ref", 1),
-            lambda root: -passk(NEG4K, "gtpo", 16, "minus_ref")(root) / passk(NEG4K, "gtpo", 16, "minus_ref", 1)(root),
-            count_pairs(seed_values(NEG4, "gtpo", "pass@16"), seed_values(NEG4, "grpo", "pass@16"), -1),
-            passk(SMOLK, "gtpo", 8, "minus_ref"), passk(SMOLK, "gtpo", 8, "minus_ref", 1),
-            lambda root: -passk(SMOLK, "gtpo", 8, "minus_ref")(root) / passk(SMOLK, "gtpo", 8, "minus_ref", 1)(root),
-            passk(SMOLK, "gtpo", 16, "minus_ref"), passk(SMOLK, "gtpo", 16, "minus_ref", 1),
-            lambda root: -passk(SMOLK, "gtpo", 16, "minus_ref")(root) / passk(SMOLK, "gtpo", 16, "minus_ref", 1)(root),
-            count_pairs(seed_values(SMOL, "gtpo", "pass@16"), seed_values(SMOL, "grpo", "pass@16"), -1),
-            count_pairs(seed_values(SMOL, "gtpo", "pass@16"), seed_values(SMOL, "grpo", "pass@16"), 0)]),
-    Figure(README, "restored the tiny model's pass@16 ({} ± {} over GTPO, higher in all {} seeds, pass@1 {} ± {}), "
-           "not SmolLM2's ({} ± {} at k = 16; {} ± {} at k = 1)",
+    # "When to use GTPO": the regime map (docs/img/regime-map/regime_map.json) and the option advice
+    Figure(README, "pass@16 was negative where that share was about half or more (SmolLM2-135M on `arith`, share {}: "
+           "{} ± {}, {} seeds; the 0.9 M-parameter tiny model on `arith`, share {}: {} ± {}, lower in {} of 6 seeds) and "
+           "positive where it was {} (the tiny model on `explain`, ~{}-token explained solutions: {} ± {}, higher in {} "
+           "of 6 seeds); pass@1 showed no difference at any share ({} suites, each within {} SE of zero).",
+           [*at(SMOL_MAP, 16), n_seeds(SMOL_MAP), *at(TINY4_MAP, 16), vote(TINY4_MAP, 16, "lower"),
+            share(EXPL4_MAP), value(FRAME_START, "median_completion_tokens"), mp(EXPL4_MAP, 16), mp(EXPL4_MAP, 16, "se"),
+            vote(EXPL4_MAP, 16, "higher"), lambda root: float(len(with_se(root, 1, 1e-4))),
+            lambda root: max(abs(p["mean"]) / p["se"] for p in with_se(root, 1, 1e-4))]),
+    Figure(README, "Where training broke (lr 1e-3) the signs reversed: pass@16 {} ± {} on `arith` (share {}, {} seeds), "
+           "{} ± {} on `explain` ({} seeds). Each of these pass@16 differences is {}-{} SE; the axis holds two small "
+           "models, one task at each end and no suite between {} and {},",
+           [mp(TINY3_MAP, 16), mp(TINY3_MAP, 16, "se"), share(TINY3_MAP), n_seeds(TINY3_MAP), mp(EXPL3_MAP, 16),
+            mp(EXPL3_MAP, 16, "se"), n_seeds(EXPL3_MAP), *ratio_range(16), *share_gap]),
+    Figure(README, "`negative_weight: 0.5` is worth a run when GTPO falls behind: it restored the tiny model's pass@16 "
+           "({} ± {} over GTPO, higher in all {} seeds), not SmolLM2's ({} ± {}).",
            [paired(NEG4, NW, "gtpo", "pass@16"), paired(NEG4, NW, "gtpo", "pass@16", what="se"),
             count_pairs(seed_values(NEG4, NW, "pass@16"), seed_values(NEG4, "gtpo", "pass@16"), 1),
-            paired(NEG4, NW, "gtpo"), paired(NEG4, NW, "gtpo", what="se"),
-            paired(SMOL, NW, "gtpo", "pass@16"), paired(SMOL, NW, "gtpo", "pass@16", what="se"),
-            paired(SMOL, NW, "gtpo"), paired(SMOL, NW, "gtpo", what="se")]),
+            paired(SMOL, NW, "gtpo", "pass@16"), paired(SMOL, NW, "gtpo", "pass@16", what="se")]),
+    Figure(README, "GRPO with a KL term (beta 0.04) ahead of both ({} ± {} over GRPO at pass@16, {} seeds)",
+           [passk(FRAMEK, "grpo-kl", 16, "minus_ref"), passk(FRAMEK, "grpo-kl", 16, "minus_ref", 1),
+            lambda root: float(len(seed_values(FRAME, "grpo-kl", "pass@16")(root)))]),
     Figure(README, "GTPO lost the format in {} seed of 6 and GRPO in {} of 6, in both experiments",
            [GTPO_LOST, GRPO_LOST]),
-    Figure(README, "Fisher p = {}), but GTPO's entropy collapsed (below 0.15 nats/token) in {} of 6 seeds in the first "
-           "experiment, onto a constant answer, and in {} of 6 in the second",
+    Figure(README, "in both experiments (Fisher p = {}), but collapsed its entropy (below 0.15 nats/token) in {} of 6 "
+           "and {} of 6 seeds;",
            [FISHER_1_3, count(LR3_ENT["gtpo"], 0.15), count(NEG3_ENT["gtpo"], 0.15)]),
     Figure(README, "kept the format in {} of 6 seeds and still collapsed in {} of 6",
            [KEPT[NW], count(NEG3_ENT[NW], 0.15)]),
-    Figure(README, "did not help ({} of 6 collapsed and one seed's entropy rose to {} nats/token; accuracy {} ± {}",
-           [count(NEG3_ENT["max_run=4"], 0.15), lambda root: max(NEG3_ENT["max_run=4"](root)),
-            paired(NEG3, "max_run=4", "gtpo"), paired(NEG3, "max_run=4", "gtpo", what="se")]),
+    Figure(README, "On `explain` GTPO lost the held-out format in {} of {} seeds, GRPO in {} of {}.",
+           [*frame_lost("gtpo", 1e-3), *frame_lost("grpo", 1e-3)]),
     # Evidence
     Figure(README, "from the SFT start (accuracy {}, pass@16 {}), accuracy GTPO {}, GRPO {}, `negative_weight 0.5` {}; "
            "pass@16 {}, {}, {};",
@@ -278,3 +341,52 @@ FIGURES += [
     Figure("docs/training.md", "at a too-high learning rate {} of {} runs with conflict weights collapsed",
            [collapsed(WITH), runs(WITH)]),
 ]
+
+
+# results.md, section 7 and its summary item: the regime map's table and reading
+def map_row(sid: str, label: str, ks: tuple[int, ...]) -> Figure:
+    """A row of the map's table: seeds x samples, conflict share, then per k in `ks` mean ± SE (higher / level / lower)."""
+    cells = "".join(" {} ± {} ({} / {} / {}) |" for _ in ks)
+    rest = " - (4 samples) |" if 16 not in ks else ""
+    sources = [n_seeds(sid), value(MAP, "suites", sid, "samples"), share(sid)]
+    sources += [mp(sid, k, key) for k in ks for key in ("mean", "se", "higher", "level", "lower")]
+    return Figure("docs/results.md", f"| {label} | {{}} x {{}} | {{}} |{cells}{rest}", sources)
+
+
+FIGURES += [
+    map_row(SMOL_MAP, "SmolLM2-135M, `arith`, lr 1e-4", (1, 16)),
+    Figure("docs/results.md", "| SmolLM2-135M, `arith`, lr 1e-4, 4 samples: seed 0 of the row above | {} x {} | {} | {} (1 seed, no SE) "
+           "| - (4 samples) |", [n_seeds("arith-smollm2-1e-4-1seed"), value(MAP, "suites", "arith-smollm2-1e-4-1seed", "samples"),
+                                 share("arith-smollm2-1e-4-1seed"), mp("arith-smollm2-1e-4-1seed", 1)]),
+    map_row("arith-tiny-1e-4-a", "tiny, `arith`, lr 1e-4 (2026-11-25 start)", (1,)),
+    map_row(TINY4_MAP, "tiny, `arith`, lr 1e-4 (2026-12-02 start)", (1, 16)),
+    map_row("arith-tiny-1e-3-a", "tiny, `arith`, lr 1e-3 (2026-11-25 start)", (1,)),
+    map_row(TINY3_MAP, "tiny, `arith`, lr 1e-3 (2026-12-02 start)", (1, 16)),
+    map_row(EXPL4_MAP, "tiny, `explain`, lr 1e-4", (1, 16)),
+    map_row(EXPL3_MAP, "tiny, `explain`, lr 1e-3", (1, 16)),
+    Figure("docs/results.md", "pass@16 went from below GRPO where conflict tokens were about half or more of a positive completion "
+           "({} ± {} at share {}, SmolLM2; {} ± {} at {}, tiny model) to above it at {} ({} ± {}, `explain`); pass@1 showed no "
+           "difference at any share. Where training broke (lr 1e-3) the signs reversed ({} ± {} at {}, {} ± {} at {}). "
+           "Differences of {}-{} SE,",
+           [mp(SMOL_MAP, 16), mp(SMOL_MAP, 16, "se"), share(SMOL_MAP), mp(TINY4_MAP, 16), mp(TINY4_MAP, 16, "se"),
+            share(TINY4_MAP), share(EXPL4_MAP), mp(EXPL4_MAP, 16), mp(EXPL4_MAP, 16, "se"), mp(TINY3_MAP, 16),
+            mp(TINY3_MAP, 16, "se"), share(TINY3_MAP), mp(EXPL3_MAP, 16), mp(EXPL3_MAP, 16, "se"), share(EXPL3_MAP),
+            *ratio_range(16)]),
+    Figure("docs/results.md", "negative at {} (SmolLM2, {} seeds) and {} (tiny model, {} seeds), positive at {} (`explain`, {} "
+           "seeds). Three suites, each {}-{} SE from zero.",
+           [share(SMOL_MAP), n_seeds(SMOL_MAP), share(TINY4_MAP), n_seeds(TINY4_MAP), share(EXPL4_MAP), n_seeds(EXPL4_MAP),
+            lambda root: min(abs(p["mean"]) / p["se"] for p in with_se(root, 16, 1e-4)),
+            lambda root: max(abs(p["mean"]) / p["se"] for p in with_se(root, 16, 1e-4))]),
+    Figure("docs/results.md", "the four suites at lr 1e-4 with more than one seed are each within {} SE of zero",
+           [lambda root: max(abs(p["mean"]) / p["se"] for p in with_se(root, 1, 1e-4))]),
+    Figure("docs/results.md", "GTPO ahead on `arith` (pass@1 {} ± {} and pass@16 {} ± {} in the 2026-12-02 suite), behind on "
+           "`explain` ({} ± {} and {} ± {}, {} seeds;",
+           [mp(TINY3_MAP, 1), mp(TINY3_MAP, 1, "se"), mp(TINY3_MAP, 16), mp(TINY3_MAP, 16, "se"), mp(EXPL3_MAP, 1),
+            mp(EXPL3_MAP, 1, "se"), mp(EXPL3_MAP, 16), mp(EXPL3_MAP, 16, "se"), n_seeds(EXPL3_MAP)]),
+    Figure("docs/results.md", "(every `arith` suite at {}-{}, both `explain` suites at {}, nothing between)",
+           [lambda root: min(task_shares(root, "arith")), lambda root: max(task_shares(root, "arith")),
+            lambda root: max(task_shares(root, "explain"))]),
+]
+FIGURES.append(Figure("docs/benchmarks.md", "| {} suites and {} not measured (SmolLM2 on `explain`) |",
+                      [lambda root: float(len(suites(root))),
+                       lambda root: float(len(json.loads((root / MAP).read_text())["not_measured"]))]))  # fmt: skip
