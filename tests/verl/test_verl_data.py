@@ -50,6 +50,9 @@ def test_custom_task_with_its_fields_and_columns_in_extra_info(tmp_path, capsys)
     assert rows[0]["data_source"] == "custom"
     # the data's other columns reach verl's reward function through extra_info, as TRL's rewards get them
     assert rows[1]["extra_info"] == {"split": "train", "index": 1, "id": "train-1", "target": 6, "level": "hard"}
+    assert "note" not in capsys.readouterr().err  # one split asked for: nothing to say
+    assert main([*argv[:-2], "--out", str(tmp_path / "both")]) == 0  # train and test from the one file
+    assert "one file holds no splits; train, test all hold the rows of" in capsys.readouterr().err
 
 
 def test_bad_selection_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):

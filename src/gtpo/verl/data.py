@@ -95,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, TaskSourceError) as err:  # the message names the field and the fix
         print(f"python -m gtpo.verl.data: error: {err}", file=sys.stderr)
         return 2
+    source = args["task_source"]
+    if source is not None and Path(source).expanduser().is_file() and len(splits) > 1:
+        print(f"python -m gtpo.verl.data: note: one file holds no splits; {', '.join(splits)} all hold the rows "
+              f"of {source} (give a folder with <split>.jsonl files, or one --splits per file)", file=sys.stderr)  # fmt: skip
     name = args["task"].rsplit(":", 1)[-1]
     for split, dataset in datasets:
         print(write_rows(dataset, name, split, out / f"{split}.parquet"))
