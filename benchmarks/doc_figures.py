@@ -146,6 +146,32 @@ def frame_lost(config: str, lr: float):
     return (lambda root: float(sum(r["format_rate"] < 0.5 for r in runs(root)))), (lambda root: float(len(runs(root))))
 
 
+def frame_runs(config: str, lr: float, key: str):
+    """The values of `key` (accuracy, format_rate, pass_at_16) over the tiny model's frame-regime runs of `config`
+    at `lr` (summary.json)."""
+
+    def get(root):
+        summary = json.loads((root / "docs/img/frame-regime/summary.json").read_text())["tiny"]["runs"]
+        return [r[key] for r in summary if r["config"] == config and r["lr"] == lr]
+
+    return get
+
+
+def frame_entropy_last10(config: str, lr: float):
+    """Each archived frame-regime run's training entropy over its last 10% of logged steps (frame_summary's rule)."""
+    from frame_summary import phase_mean
+
+    def get(root):
+        folder = root / "docs/img/frame-regime" / ("runs" if lr == 1e-4 else "lr1e-3/runs")
+        done = [json.loads(f.read_text()) for f in sorted(folder.glob(f"{config}-s*/done.json"))]
+        return [phase_mean([row.get("entropy") for row in d["metrics"]], 0.9, 1.0) for d in done]
+
+    return get
+
+
+FRAME3_ACC = [frame_runs(c, 1e-3, "accuracy") for c in ("gtpo", "grpo")]
+FRAME3_ENT = frame_entropy_last10("gtpo", 1e-3)
+
 README = "README.md"
 FIGURES += [
     # "When to use GTPO": the regime map (docs/img/regime-map/regime_map.json) and the option advice
@@ -179,6 +205,12 @@ FIGURES += [
            [KEPT[NW], count(NEG3_ENT[NW], 0.15)]),
     Figure(README, "On `explain` GTPO lost the held-out format in {} of {} seeds, GRPO in {} of {}.",
            [*frame_lost("gtpo", 1e-3), *frame_lost("grpo", 1e-3)]),
+    Figure(README, "There both methods' held-out accuracy fell to {}-{} and GTPO's entropy rose ({}-{} nats/token\n  in {} of "
+           "6 seeds) instead of collapsing: the opposite of the paper's format claim, not significant (Fisher p = {}).",
+           [lambda root: min(min(f(root)) for f in FRAME3_ACC), lambda root: max(max(f(root)) for f in FRAME3_ACC),
+            lambda root: min(e for e in FRAME3_ENT(root) if e > 0.5), lambda root: max(FRAME3_ENT(root)),
+            lambda root: float(sum(e > 0.5 for e in FRAME3_ENT(root))),
+            fisher_two_sided(frame_lost("gtpo", 1e-3)[0], 6, frame_lost("grpo", 1e-3)[0], 6)]),
     # Evidence
     Figure(README, "from the SFT start (accuracy {}, pass@16 {}), accuracy GTPO {}, GRPO {}, `negative_weight 0.5` {}; "
            "pass@16 {}, {}, {};",
@@ -387,6 +419,39 @@ FIGURES += [
            [lambda root: min(task_shares(root, "arith")), lambda root: max(task_shares(root, "arith")),
             lambda root: max(task_shares(root, "explain"))]),
 ]
+def frame3_broke(config: str):
+    """The first training step whose format rate fell below 0.5, per lr 1e-3 frame-regime run of `config`."""
+    from frame_summary import broke_at
+
+    def get(root):
+        done = sorted((root / "docs/img/frame-regime/lr1e-3/runs").glob(f"{config}-s*/done.json"))
+        return [float(broke_at(json.loads(f.read_text()))) for f in done]
+
+    return get
+
+
+# results.md section 6: the lr 1e-3 suite on `explain`
+FRAME3_LOST = [frame_lost(c, 1e-3)[0] for c in ("gtpo", "grpo")]
+FIGURES += [
+    Figure("docs/results.md", "in all {} runs (GRPO first at steps {}-{},\nGTPO at {}-{}), and held-out accuracy fell to {}-{} "
+           "(GTPO {} in every seed).",
+           [lambda root: float(len(frame3_broke("gtpo")(root)) + len(frame3_broke("grpo")(root))),
+            lambda root: min(frame3_broke("grpo")(root)), lambda root: max(frame3_broke("grpo")(root)),
+            lambda root: min(frame3_broke("gtpo")(root)), lambda root: max(frame3_broke("gtpo")(root)),
+            lambda root: min(min(f(root)) for f in FRAME3_ACC), lambda root: max(max(f(root)) for f in FRAME3_ACC),
+            lambda root: max(FRAME3_ACC[0](root))]),
+    Figure("docs/results.md", "the difference in lost formats ({} of 6\nagainst {} of 6) is not significant (Fisher p = {}).",
+           [*FRAME3_LOST, fisher_two_sided(FRAME3_LOST[0], 6, FRAME3_LOST[1], 6)]),
+    Figure("docs/results.md", "GTPO - GRPO is {} ± {} at pass@1 and\n{} ± {} at pass@16 (lower in {} seeds, level at zero in {})",
+           [mp(EXPL3_MAP, 1), mp(EXPL3_MAP, 1, "se"), mp(EXPL3_MAP, 16), mp(EXPL3_MAP, 16, "se"),
+            mp(EXPL3_MAP, 16, "lower"), mp(EXPL3_MAP, 16, "level")]),
+    Figure("docs/frame-regime.md", "GTPO - GRPO, paired by seed: {} ± {} at pass@1, {} ± {} at pass@16 (lower in {} seeds,\n"
+           "level at zero in {}). Held-out format lost (below 0.5) in {} of 6 GTPO seeds and {} of 6 GRPO seeds\n(Fisher p = {}).",
+           [mp(EXPL3_MAP, 1), mp(EXPL3_MAP, 1, "se"), mp(EXPL3_MAP, 16), mp(EXPL3_MAP, 16, "se"),
+            mp(EXPL3_MAP, 16, "lower"), mp(EXPL3_MAP, 16, "level"), *FRAME3_LOST,
+            fisher_two_sided(FRAME3_LOST[0], 6, FRAME3_LOST[1], 6)]),
+]
+
 FIGURES.append(Figure("docs/benchmarks.md", "| {} suites and {} not measured (SmolLM2 on `explain`) |",
                       [lambda root: float(len(suites(root))),
                        lambda root: float(len(json.loads((root / MAP).read_text())["not_measured"]))]))  # fmt: skip
