@@ -190,6 +190,10 @@ def test_a_refused_command_leaves_no_new_folder_and_keeps_an_existing_one(comman
     assert main([command, recipe, "--model_name_or_path", "nosuchorg/nosuchmodel"]) == 2
     assert "cannot be loaded" in one_line(capsys)
     assert not out.exists()  # the command made it, the refusal removed it
+    nested = tmp_path / "runs" / "a" / "b"
+    assert main([command, recipe, "--model_name_or_path", "nosuchorg/nosuchmodel", "--output_dir", str(nested)]) == 2
+    one_line(capsys)
+    assert not (tmp_path / "runs").exists()  # the parents it made go too
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     assert main([command, recipe, "--model_name_or_path", "nosuchorg/nosuchmodel"]) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from gtpo.verl.data import compute_score, main, write_task
 
@@ -52,7 +53,43 @@ def test_custom_task_with_its_fields_and_columns_in_extra_info(tmp_path, capsys)
     assert rows[1]["extra_info"] == {"split": "train", "index": 1, "id": "train-1", "target": 6, "level": "hard"}
     assert "note" not in capsys.readouterr().err  # one split asked for: nothing to say
     assert main([*argv[:-2], "--out", str(tmp_path / "both")]) == 0  # train and test from the one file
-    assert "one file holds no splits; train, test all hold the rows of" in capsys.readouterr().err
+    assert "holds no separate splits: test hold the same rows as train" in capsys.readouterr().err
+
+
+def test_a_folder_with_split_files_gives_each_split_and_no_note(tmp_path, capsys):
+    for split, n in (("train", 3), ("test", 2)):
+        rows = "".join(f'{{"prompt": "q{split}{i}", "answer": {i}}}\n' for i in range(n))
+        (tmp_path / f"{split}.jsonl").write_text(rows)
+    assert main(["--task", "custom", "--source", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    assert "note" not in capsys.readouterr().err
+    assert [pq.read_table(tmp_path / "out" / f"{s}.parquet").num_rows for s in ("train", "test")] == [3, 2]
+
+
+def test_a_column_named_like_an_extra_info_key_is_refused(tmp_path, capsys):
+    data = tmp_path / "mine.jsonl"
+    data.write_text('{"prompt": "2+2?", "answer": 4, "index": 99}\n')
+    assert main(["custom", "--source", str(data), "--splits", "train", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "column 'index' of your data would replace extra_info['index']" in err and "rename" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_is_expanded_and_an_unwritable_out_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["arith", "--limit", "2", "--splits", "test", "--out=~/verl"]) == 0
+    assert (tmp_path / "verl" / "test.parquet").exists() and not Path("~").exists()
+    (tmp_path / "afile").write_text("")
+    assert main(["arith", "--limit", "2", "--splits", "test", "--out", str(tmp_path / "afile")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write test.parquet" in err and "--out" in err
+
+
+def test_the_task_once_as_argument_or_option(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["arith", "--task", "arith", "--out", str(tmp_path)])
+    assert exit_.value.code == 2 and "give the task once" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path)])
 
 
 def test_bad_selection_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):

@@ -63,8 +63,8 @@ class TaskArguments:
     task_seed: int = field(default=0, metadata={"help": "Seed of the task's sampling/shuffling."})
     task_options: dict | str | None = field(
         default=None,
-        metadata={"help": "Settings of a generated task, as a mapping (JSON on the command line): for arith the "
-                  "fields of gtpo.tasks.arith.ArithConfig, e.g. {max_steps: 1, max_operand: 5}."},
+        metadata={"help": "Settings of a generated task, as a mapping (YAML in a recipe, JSON on the command line): "
+                  "for arith the fields of gtpo.tasks.arith.ArithConfig, e.g. '{\"max_steps\": 1, \"max_operand\": 5}'."},
     )
 
     def __post_init__(self) -> None:

@@ -251,13 +251,15 @@ def record_end(output_dir: str | Path, state: Any) -> None:
 
 @contextlib.contextmanager
 def new_folder_removed_on_failure(output_dir: str | Path):
-    """Run a command's set-up; if `output_dir` did not exist before and the block raises (a refused input,
-    Ctrl-C while the model loads), remove it: it holds only what this set-up wrote, no run. Rank 0 only."""
-    path = Path(output_dir).expanduser()
-    created = not path.exists()
+    """Run a command's set-up; if it raises (a refused input, Ctrl-C while the model loads), remove the folders
+    it created for `output_dir` (the folder and any parents that did not exist before): they hold only what this
+    set-up wrote, no run. Rank 0 removes them; under torchrun another rank may create the folder before rank 0
+    looks, and then it stays, as a folder without a run."""
+    path = Path(output_dir).expanduser().absolute()
+    top = next((folder for folder in (*reversed(path.parents), path) if not folder.exists()), None)
     try:
         yield path
     except BaseException:
-        if created and os.environ.get("RANK", "0") == "0":
-            shutil.rmtree(path, ignore_errors=True)
+        if top is not None and os.environ.get("RANK", "0") == "0":
+            shutil.rmtree(top, ignore_errors=True)
         raise

@@ -70,7 +70,7 @@ def sft_pairs(dataset):
         raise RecipeError("task: no row has a reference solution with worked steps; gtpo sft needs them")
     if missing:
         warnings.warn(f"gtpo sft: {missing} of {len(dataset)} rows have no worked solution and are skipped", stacklevel=2)
-        dataset = dataset.filter(lambda row: row["solution"] is not None)
+        dataset = dataset.select([at for at, solution in enumerate(solutions) if solution is not None])
     completions = [[{"role": "assistant", "content": solution}] for solution in dataset["solution"]]
     return dataset.select_columns(["prompt"]).add_column("completion", completions)  # no map: no progress bar
 
