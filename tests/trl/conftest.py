@@ -6,6 +6,25 @@ import pytest
 
 from tests.trl.trl_helpers import make_trainer
 
+RECIPE = """
+output_dir: {out}
+use_cpu: true
+bf16: false
+per_device_train_batch_size: 8
+num_generations: 4
+task_limit: 8
+max_steps: 1
+report_to: none
+"""  # a one-step tiny recipe for the bad-input tests; RECIPE.format(out=...) + a model_name_or_path line
+
+
+@pytest.fixture
+def recipe(tmp_path, tiny_model_dir):
+    """A recipe file of RECIPE on the tiny model, writing to tmp_path/out."""
+    path = tmp_path / "recipe.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "out") + f"model_name_or_path: {tiny_model_dir}\n")
+    return str(path)
+
 
 @pytest.fixture
 def scripted_trainer(tiny_model_dir, tmp_path):

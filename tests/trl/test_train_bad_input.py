@@ -9,24 +9,7 @@ from pathlib import Path
 import pytest
 
 from gtpo.cli import main
-
-BASE = """
-output_dir: {out}
-use_cpu: true
-bf16: false
-per_device_train_batch_size: 8
-num_generations: 4
-task_limit: 8
-max_steps: 1
-report_to: none
-"""
-
-
-@pytest.fixture
-def recipe(tmp_path, tiny_model_dir):
-    path = tmp_path / "recipe.yaml"
-    path.write_text(BASE.format(out=tmp_path / "out") + f"model_name_or_path: {tiny_model_dir}\n")
-    return str(path)
+from tests.trl.conftest import RECIPE
 
 
 @pytest.fixture
@@ -79,7 +62,7 @@ def test_a_model_folder_without_weights_is_refused(tmp_path, capsys):
     (folder / "config.json").write_text('{"model_type": "qwen2"}')
     (folder / "tokenizer.json").write_text("{}")
     path = tmp_path / "recipe.yaml"
-    path.write_text(BASE.format(out=tmp_path / "out") + f"model_name_or_path: {folder}\n")
+    path.write_text(RECIPE.format(out=tmp_path / "out") + f"model_name_or_path: {folder}\n")
     assert main(["train", str(path)]) == 2
     assert "has config.json but no weights file" in one_line(capsys)
 

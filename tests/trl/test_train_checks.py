@@ -12,23 +12,6 @@ from gtpo.run.checkpoints import OutputDirError, check_output_dir, staging_root
 from gtpo.trl.rewards import reward_funcs
 from gtpo.trl.train import main, parse_args, resume_checkpoint
 
-BASE = """
-output_dir: {out}
-use_cpu: true
-bf16: false
-per_device_train_batch_size: 8
-num_generations: 4
-task_limit: 8
-max_steps: 1
-"""
-
-
-@pytest.fixture
-def recipe(tmp_path, tiny_model_dir):
-    path = tmp_path / "recipe.yaml"
-    path.write_text(BASE.format(out=tmp_path / "out") + f"model_name_or_path: {tiny_model_dir}\n")
-    return str(path)
-
 
 @pytest.fixture
 def nothing_heavy(monkeypatch):
