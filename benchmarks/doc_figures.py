@@ -452,6 +452,22 @@ FIGURES += [
             fisher_two_sided(FRAME3_LOST[0], 6, FRAME3_LOST[1], 6)]),
 ]
 
+# frame-regime.md: the SmolLM2 start on `explain`
+SMOL_START = "docs/img/frame-regime/start-smollm2.json"
+FIGURES += [
+    Figure("docs/frame-regime.md", "| SmolLM2-135M-Instruct, SFT on `explain` | {} [{}, {}] | {} | {} | {} | {} / {} | {}% / {}% / {}% "
+           "| {} ({}) tokens | start-smollm2.json |",
+           [value(SMOL_START, "median_completion_tokens"), value(SMOL_START, "completion_tokens_quartiles", 0),
+            value(SMOL_START, "completion_tokens_quartiles", 1), value(SMOL_START, "accuracy"),
+            value(SMOL_START, "format_rate"), value(SMOL_START, "pass@8"), value(SMOL_START, "conflict_share_pos"),
+            value(SMOL_START, "conflict_share_neg")]
+           + [shift(value(SMOL_START, "conflict_tokens_pos", part, "share_of_conflicts"), 100)
+              for part in ("frame", "reasoning", "answer")]
+           + [value(SMOL_START, "pair_common_prefix_tokens", "median"), value(SMOL_START, "pair_common_prefix_tokens", "mean")]),
+]
+FIGURES.append(Figure("docs/results.md", "measured (median {} tokens, accuracy {}, conflict share of positive completions {})",
+                      [value(SMOL_START, "median_completion_tokens"), value(SMOL_START, "accuracy"),
+                       value(SMOL_START, "conflict_share_pos")]))  # fmt: skip
 FIGURES.append(Figure("docs/benchmarks.md", "| {} suites and {} not measured (SmolLM2 on `explain`) |",
                       [lambda root: float(len(suites(root))),
                        lambda root: float(len(json.loads((root / MAP).read_text())["not_measured"]))]))  # fmt: skip
