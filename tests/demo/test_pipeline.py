@@ -68,6 +68,9 @@ def test_demo_fast_writes_a_report_from_this_run(tmp_path, capsys):
         mean, se, n = paired_difference(per[a], per[b])
         assert outcome["differences"][pair] == {"mean": mean, "se": se, "problems": n}
     assert outcome["seconds"]["total"] > 0 and outcome["settings"]["rl_steps"] == 4
+    assert outcome["torch_threads"] == 1  # --threads 1: the count the run used, recorded
+    # the warm start's cache entry is keyed by the thread count too: one sft-* folder for this run's count
+    assert len(list(cache.glob("sft-*"))) == 1
     assert "## What GTPO did differently" in summary
 
 

@@ -32,7 +32,12 @@ class DemoConfig:
     seed: int = field(
         default=0, metadata={"help": "Seed of the model, data order and sampling (both algorithms)."}
     )
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default, all cores)."})
+    threads: int = field(
+        default=0,
+        metadata={"help": "torch CPU threads (0: torch's default: all cores, or OMP_NUM_THREADS when set). The count "
+                  "changes floating-point sums and so the sampled completions: results repeat exactly on the same "
+                  "CPU at the same count; demo.json records it as torch_threads."},
+    )
     sft_steps: int = field(default=300, metadata={"help": "Warm-start optimizer steps."})
     sft_batch_size: int = field(default=32, metadata={"help": "Warm-start sequences per step."})
     sft_lr: float = field(default=3e-3, metadata={"help": "Warm-start peak learning rate."})

@@ -155,6 +155,8 @@ def run_demo(config: DemoConfig) -> Path:
 
 def _run_phases(config: DemoConfig) -> Path:
     """The six phases of the module docstring, in order."""
+    import torch
+
     from gtpo import report
     from gtpo.demo.tiny import make_tiny_checkpoint
     from gtpo.demo.warm_start import WarmStartConfig, warm_start
@@ -176,7 +178,9 @@ def _run_phases(config: DemoConfig) -> Path:
         steps=config.sft_steps, batch_size=config.sft_batch_size, lr=config.sft_lr, seed=config.seed,
         n_train=config.sft_problems,
     )  # fmt: skip
-    sft_dir = cache / f"sft-{_short_hash({'sft': asdict(sft_config), 'task': asdict(task)})}"
+    # the thread count changes floating-point sums, so a warm start is reused only at the same count
+    sft_key = {"sft": asdict(sft_config), "task": asdict(task), "torch_threads": torch.get_num_threads()}
+    sft_dir = cache / f"sft-{_short_hash(sft_key)}"
     with phases(
         "warm start",
         f"supervised warm start: {config.sft_steps} steps x {config.sft_batch_size} (reused from the cache when done before)",
@@ -226,7 +230,8 @@ def _run_phases(config: DemoConfig) -> Path:
             extra_sections=section,
         )
     total = sum(phases.times.values())
-    write_text_atomic(out / "demo.json", json.dumps({**result, "seconds": {**phases.times, "total": total}}, indent=2) + "\n")
+    written = {**result, "torch_threads": torch.get_num_threads(), "seconds": {**phases.times, "total": total}}
+    write_text_atomic(out / "demo.json", json.dumps(written, indent=2) + "\n")
     rows = {row["model"]: row for row in summary["results"]}
     print("\ngtpo demo: held-out accuracy / format rate", file=sys.stderr)
     for name, row in rows.items():
