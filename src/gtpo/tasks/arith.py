@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 
 from datasets import Dataset
 
-from gtpo.tasks.base import Task, options_config
+from gtpo.tasks.base import Task, options_config, problem_lines
 from gtpo.tasks.base import parse_options as parse_options  # re-exported: gtpo.tasks.arith.parse_options
 from gtpo.tasks.prompts import build_prompt, format_completion
 from gtpo.tasks.registry import register_task
@@ -231,12 +231,7 @@ def reference_completion(row: dict) -> str:
 
 def corpus(n: int = 2000, seed: int = 0, config: ArithConfig | None = None) -> Iterator[str]:
     """Lines of text (questions and solutions from both splits) for training a tokenizer."""
-    for split in SPLITS:
-        stream = iter_problems(split, seed, config)
-        for _ in range(n // 2):
-            problem = next(stream)
-            yield problem.question
-            yield problem.solution
+    return problem_lines(iter_problems, SPLITS, n, seed, config)
 
 
 def generate(split: str, n: int | None, seed: int, options: dict | None) -> Dataset:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -46,6 +46,18 @@ class RowError(ValueError):
         super().__init__(f"field {field!r} {reason}")
         self.field = field
         self.skippable = skippable
+
+
+def problem_lines(iter_problems: Callable[..., Iterator[Any]], splits: tuple[str, ...], n: int, seed: int,
+                  config: Any) -> Iterator[str]:  # fmt: skip
+    """A generated task's questions and solutions, n // 2 problems per split, as lines of text (for training a
+    tokenizer): `iter_problems(split, seed, config)` yields problems with `.question` and `.solution`."""
+    for split in splits:
+        stream = iter_problems(split, seed, config)
+        for _ in range(n // 2):
+            problem = next(stream)
+            yield problem.question
+            yield problem.solution
 
 
 def options_config(config_type: type, options: Mapping[str, Any] | None, task: str) -> Any:

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datasets import Dataset
 
 from gtpo.tasks.arith import FRIENDS, ITEMS, NAMES, PRONOUN, signature_split
-from gtpo.tasks.base import Task, options_config
+from gtpo.tasks.base import Task, options_config, problem_lines
 from gtpo.tasks.prompts import build_prompt, format_completion
 from gtpo.tasks.registry import register_task
 
@@ -272,12 +272,7 @@ def build_dataset(split: str, n: int | None = None, seed: int = 0, config: Expla
 
 def corpus(n: int = 2000, seed: int = 0, config: ExplainConfig | None = None) -> Iterator[str]:
     """Lines of text (questions and solutions from both splits) for training a tokenizer."""
-    for split in SPLITS:
-        stream = iter_problems(split, seed, config)
-        for _ in range(n // 2):
-            problem = next(stream)
-            yield problem.question
-            yield problem.solution
+    return problem_lines(iter_problems, SPLITS, n, seed, config)
 
 
 def generate(split: str, n: int | None, seed: int, options: dict | None) -> Dataset:
