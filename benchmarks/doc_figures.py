@@ -7,6 +7,7 @@ figure or sentence of figures; the numbers themselves are never written here, on
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -120,6 +121,19 @@ def with_se(root: Path, k: int, lr: float, min_seeds: int = 2) -> list[dict]:
     return [p for r in suites(root).values() if r["lr"] == lr and (p := r[f"pass@{k}"]) and p["se"] and p["n"] >= min_seeds]
 
 
+def t_one_df(sid: str, k: int):
+    """(t, two-sided p) of a two-seed suite's pass@k difference: mean / SE on 1 degree of freedom (a Cauchy tail).
+    Fails with another seed count, so the sentence quoting it is revisited when a seed lands."""
+
+    def t(root):
+        p = suites(root)[sid][f"pass@{k}"]
+        if p["n"] != 2:
+            raise ValueError(f"{sid}: t on 1 degree of freedom needs 2 seeds, the map has {p['n']}")
+        return abs(p["mean"]) / p["se"]
+
+    return t, (lambda root: 1 - 2 * math.atan(t(root)) / math.pi)
+
+
 def ratio_range(k: int):
     """min and max |mean| / SE over every suite of the map with a pass@k difference and an SE."""
 
@@ -201,9 +215,10 @@ FIGURES += [
            [paired(NEG4, NW, "gtpo", "pass@16"), paired(NEG4, NW, "gtpo", "pass@16", what="se"),
             count_pairs(seed_values(NEG4, NW, "pass@16"), seed_values(NEG4, "gtpo", "pass@16"), 1),
             paired(SMOL, NW, "gtpo", "pass@16"), paired(SMOL, NW, "gtpo", "pass@16", what="se")]),
-    Figure(README, "GRPO with a KL term (beta 0.04) ahead of both ({} ± {} over GRPO at pass@16, {} seeds)",
-           [passk(FRAMEK, "grpo-kl", 16, "minus_ref"), passk(FRAMEK, "grpo-kl", 16, "minus_ref", 1),
-            lambda root: float(len(seed_values(FRAME, "grpo-kl", "pass@16")(root)))]),
+    Figure(README, "Where the share is small (the tiny model on `explain`, {} seeds), GTPO's pass@16 was ahead of GRPO's, and "
+           "GRPO with a KL term (beta 0.04) ahead of both ({} ± {} over GRPO at pass@16).",
+           [lambda root: float(len(seed_values(FRAME, "grpo-kl", "pass@16")(root))),
+            passk(FRAMEK, "grpo-kl", 16, "minus_ref"), passk(FRAMEK, "grpo-kl", 16, "minus_ref", 1)]),
     Figure(README, "GTPO lost the format in {} seed of 6 and GRPO in {} of 6, in both experiments",
            [GTPO_LOST, GRPO_LOST]),
     Figure(README, "in both experiments (Fisher p = {}), but collapsed its entropy (below 0.15 nats/token) in {} of 6 "
@@ -406,26 +421,29 @@ FIGURES += [
     map_row(EXPL3_MAP, "tiny, `explain`, lr 1e-3", (1, 16)),
     Figure("docs/results.md", "pass@16 went from below GRPO where conflict tokens were about half or more of a positive completion "
            "({} ± {} at share {}, SmolLM2; {} ± {} at {}, tiny model) to above it at {} ({} ± {}, `explain`); pass@1 showed no "
-           "difference in the suites with 3-6 seeds. SmolLM2 on `explain` (share {}, {} of 3 seeds so far) is above GRPO too: "
-           "{} ± {} at pass@16 and {} ± {} at pass@1. Where training broke (lr 1e-3) the signs reversed ({} ± {} at {}, "
+           "difference in the suites with 3-6 seeds. SmolLM2 on `explain` (share {}, {} of 3 seeds so far): "
+           "{} ± {} at pass@16 (level in {} seed) and {} ± {} at pass@1 (higher in both); too few seeds to call. Where training broke (lr 1e-3) the signs reversed ({} ± {} at {}, "
            "{} ± {} at {}). Differences of {}-{} SE,",
            [mp(SMOL_MAP, 16), mp(SMOL_MAP, 16, "se"), share(SMOL_MAP), mp(TINY4_MAP, 16), mp(TINY4_MAP, 16, "se"),
             share(TINY4_MAP), share(EXPL4_MAP), mp(EXPL4_MAP, 16), mp(EXPL4_MAP, 16, "se"), share(SMOLX), n_seeds(SMOLX),
-            mp(SMOLX, 16), mp(SMOLX, 16, "se"), mp(SMOLX, 1), mp(SMOLX, 1, "se"), mp(TINY3_MAP, 16),
+            mp(SMOLX, 16), mp(SMOLX, 16, "se"), mp(SMOLX, 16, "level"), mp(SMOLX, 1), mp(SMOLX, 1, "se"), mp(TINY3_MAP, 16),
             mp(TINY3_MAP, 16, "se"), share(TINY3_MAP), mp(EXPL3_MAP, 16), mp(EXPL3_MAP, 16, "se"), share(EXPL3_MAP),
             *ratio_range(16)]),
     Figure("docs/results.md", "negative at {} (SmolLM2, {} seeds) and {} (tiny model, {} seeds), positive at {} (`explain`, {} "
-           "seeds). Three suites with 5-6 seeds, each {}-{} SE from zero. SmolLM2 on `explain` (share {}, {} seeds so far) is on "
-           "the positive side, {} ± {}.",
+           "seeds). Three suites with 5-6 seeds, each {}-{} SE from zero. SmolLM2 on `explain` (share {}, {} seeds so far) is "
+           "level-to-positive, {} ± {} ({} and {}): not yet on either side.",
            [share(SMOL_MAP), n_seeds(SMOL_MAP), share(TINY4_MAP), n_seeds(TINY4_MAP), share(EXPL4_MAP), n_seeds(EXPL4_MAP),
             lambda root: min(abs(p["mean"]) / p["se"] for p in with_se(root, 16, 1e-4, 5)),
             lambda root: max(abs(p["mean"]) / p["se"] for p in with_se(root, 16, 1e-4, 5)),
-            share(SMOLX), n_seeds(SMOLX), mp(SMOLX, 16), mp(SMOLX, 16, "se")]),
-    Figure("docs/results.md", "the four of them at lr 1e-4 are each within {} SE of zero. SmolLM2 on `explain` is the exception "
-           "so far: {} ± {}, GTPO higher in {} seeds ({} and {})",
-           [lambda root: max(abs(p["mean"]) / p["se"] for p in with_se(root, 1, 1e-4, 3)), mp(SMOLX, 1), mp(SMOLX, 1, "se"),
-            mp(SMOLX, 1, "higher"), value(MAP, "suites", SMOLX, "pass@1", "diffs", 0),
-            value(MAP, "suites", SMOLX, "pass@1", "diffs", 1)]),
+            share(SMOLX), n_seeds(SMOLX), mp(SMOLX, 16), mp(SMOLX, 16, "se"),
+            *(value(MAP, "suites", SMOLX, "pass@16", "diffs", i) for i in (0, 1))]),
+    Figure("docs/results.md", "the four of them at lr 1e-4 are each within {} SE of zero. SmolLM2 on `explain` ({} seeds so far) "
+           "had GTPO higher at pass@1 in both ({} and {}; {} ± {}); with one degree of freedom that is not yet a measured "
+           "difference (t = {}, p = {}, weaker evidence than the {} SE over 6 seeds",
+           [lambda root: max(abs(p["mean"]) / p["se"] for p in with_se(root, 1, 1e-4, 3)), n_seeds(SMOLX),
+            value(MAP, "suites", SMOLX, "pass@1", "diffs", 0), value(MAP, "suites", SMOLX, "pass@1", "diffs", 1),
+            mp(SMOLX, 1), mp(SMOLX, 1, "se"), *t_one_df(SMOLX, 1),
+            lambda root: max(abs(p["mean"]) / p["se"] for p in with_se(root, 1, 1e-4, 3))]),
     Figure("docs/results.md", "GTPO ahead on `arith` (pass@1 {} ± {} and pass@16 {} ± {} in the 2026-12-02 suite), behind on "
            "`explain` ({} ± {} and {} ± {}, {} seeds;",
            [mp(TINY3_MAP, 1), mp(TINY3_MAP, 1, "se"), mp(TINY3_MAP, 16), mp(TINY3_MAP, 16, "se"), mp(EXPL3_MAP, 1),
@@ -492,6 +510,18 @@ def frame_model_runs(model: str, config: str, key: str, seed: int):
 
     return get
 
+def smol_format_range_end(which):
+    """min or max held-out format rate over the finished SmolLM2 `explain` runs (summary.json)."""
+
+    def get(root):
+        runs = json.loads((root / "docs/img/frame-regime/summary.json").read_text())["smollm2"]["runs"]
+        return which(r["format_rate"] for r in runs)
+
+    return get
+
+
+smol_format_range = (smol_format_range_end(min), smol_format_range_end(max))
+
 FIGURES += [
     Figure("docs/results.md", "| SmolLM2-135M, `explain`, lr 1e-4 (seeds 0-1 of 3) | {} x {} | {} | {} ± {} ({} / {} / {}) | {} ± {} ({} / {} / {}) |",
            [n_seeds(SMOLX), value(MAP, "suites", SMOLX, "samples"), share(SMOLX)]
@@ -507,13 +537,21 @@ FIGURES += [
            "at pass@1 and {} ± {} at pass@16 (paired by seed, {} seeds).",
            [*(frame_model_runs("smollm2", c, "accuracy", seed) for c in ("gtpo", "grpo") for seed in (0, 1)),
             mp(SMOLX, 1), mp(SMOLX, 1, "se"), mp(SMOLX, 16), mp(SMOLX, 16, "se"), n_seeds(SMOLX)]),
-    Figure("docs/results.md", "{} of its 3\n   GTPO / GRPO seeds have finished: GTPO above GRPO by {} ± {} at pass@1 (higher in both) and\n"
-           "   {} ± {} at pass@16", [n_seeds(SMOLX), mp(SMOLX, 1), mp(SMOLX, 1, "se"), mp(SMOLX, 16), mp(SMOLX, 16, "se")]),
-    Figure(README, "SmolLM2-135M on\n`explain` (median {} tokens at its start, share {}) has {} of its 3 seeds so far and points the same way: "
-           "GTPO above\nGRPO by {} ± {} at pass@1 (higher in {} of {} seeds) and {} ± {} at pass@16 (higher in {} seed,\nlevel in {})",
+    Figure("docs/results.md", "{} of its 3 GTPO / GRPO seeds have finished: GTPO above GRPO by {} ± {} at pass@1 (higher in {} of {}) and "
+           "{} ± {} at pass@16 (higher in {}, level in {}), both keeping the format ({}-{})",
+           [n_seeds(SMOLX), mp(SMOLX, 1), mp(SMOLX, 1, "se"), mp(SMOLX, 1, "higher"), n_seeds(SMOLX), mp(SMOLX, 16),
+            mp(SMOLX, 16, "se"), mp(SMOLX, 16, "higher"), mp(SMOLX, 16, "level"), *smol_format_range]),
+    Figure("docs/frame-regime.md", "the pass@1 gap is not yet a measured difference (t = {}, two-sided p = {})", [*t_one_df(SMOLX, 1)]),
+    Figure("docs/results.md", "(the pass@1 gap: t = {}, two-sided p = {})", [*t_one_df(SMOLX, 1)]),
+    Figure("docs/frame-regime.md", "GTPO's conflict share of positive completions over its first 10% of steps: {} and {} (mean {})",
+           [value(MAP, "suites", SMOLX, "conflict_share_range", 0), value(MAP, "suites", SMOLX, "conflict_share_range", 1),
+            share(SMOLX)]),
+    Figure(README, "SmolLM2-135M on `explain` (median {} tokens at its start, share {}) has {} of its 3 seeds so far: GTPO "
+           "above GRPO by {} ± {} at pass@1 (higher in {} of {} seeds) and {} ± {} at pass@16 (higher in {} seed, level in "
+           "{}); with one degree of freedom neither is yet a measured difference.",
            [value(SMOL_START, "median_completion_tokens"), share(SMOLX), n_seeds(SMOLX), mp(SMOLX, 1), mp(SMOLX, 1, "se"),
-            mp(SMOLX, 1, "higher"), n_seeds(SMOLX),
-            mp(SMOLX, 16), mp(SMOLX, 16, "se"), mp(SMOLX, 16, "higher"), mp(SMOLX, 16, "level")]),
+            mp(SMOLX, 1, "higher"), n_seeds(SMOLX), mp(SMOLX, 16), mp(SMOLX, 16, "se"), mp(SMOLX, 16, "higher"),
+            mp(SMOLX, 16, "level")]),
 ]
 FIGURES.append(Figure("docs/results.md", "measured (median {} tokens, accuracy {}, conflict share of positive completions {})",
                       [value(SMOL_START, "median_completion_tokens"), value(SMOL_START, "accuracy"),

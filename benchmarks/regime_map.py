@@ -238,9 +238,9 @@ def plot(doc: dict, path: Path) -> None:
             if p is None or x is None:
                 continue
             lo, hi = r["conflict_share_range"]
-            color, one = colors.get((r["model"], r["task"]), "k"), p["se"] is None
+            color, few = colors.get((r["model"], r["task"]), "k"), p["n"] <= 2  # no SE, or an SE on 1 degree of freedom
             ax.errorbar(x, p["mean"], yerr=p["se"] or 0, xerr=[[x - lo], [hi - x]], fmt="s" if r["lr"] >= 1e-3 else "o",
-                        color=color, mfc="white" if one else color, capsize=3, elinewidth=1)  # fmt: skip
+                        color=color, mfc="white" if few else color, capsize=3, elinewidth=1)  # fmt: skip
             ax.annotate(f"{r['label']}, {p['n']} seed{'s' * (p['n'] > 1)}", (x, p["mean"]), fontsize=7,
                         xytext=(6, 10 if drawn % 2 == 0 else -14), textcoords="offset points")  # fmt: skip
             drawn += 1
@@ -250,7 +250,7 @@ def plot(doc: dict, path: Path) -> None:
         ax.set_title(f"pass@{k}" + (" (suites with 16 samples per problem)" if k > 1 else ""))
         ax.grid(alpha=0.3)
     fig.suptitle("GTPO - GRPO against the conflict share. Circles: lr 1e-4; squares: lr 1e-3, where training broke; "
-                 "hollow: 1 seed; horizontal bars: range over the GTPO runs", fontsize=9)  # fmt: skip
+                 "hollow: 1-2 seeds (no SE, or an SE on 1 degree of freedom); horizontal bars: range over the GTPO runs", fontsize=9)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
