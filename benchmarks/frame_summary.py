@@ -17,8 +17,9 @@ held-out pass@16 (null when it sampled fewer than 16 per problem). Writes IMG/su
 
 and IMG/summary.md: per model the start, where each figure came from, per (configuration, lr) the
 mean +- std over seeds and the difference to GRPO (beta 0) at the same lr paired by seed, and per run
-the training format rate over the last 10% of steps and the first step whose format rate fell below
-0.5 (where training broke). Runs of any suite in those folders count; rerun it whenever more runs
+its held-out maj@16, the training format rate over the last 10% of steps, accuracy and entropy over the
+first and last 10%, GTPO's conflict share over the first 10%, and the first step whose format rate fell
+below 0.5 (where training broke). Runs of any suite in those folders count; rerun it whenever more runs
 finish:
 
     .venv/bin/python benchmarks/frame_summary.py --img docs/img/frame-regime
@@ -86,9 +87,21 @@ def model_summary(start: dict | None, runs: list[dict]) -> tuple[dict, dict]:
     median = None if start is None else float(start["median_completion_tokens"])
     summary = {"median_completion_tokens": median, "conflict_share_pos": share, "runs": [run_entry(d) for d in runs]}
     training = [{"config": d["name"], "lr": d["lr"], "seed": int(d["seed"]), "broke_at": broke_at(d),
-                 "format_last10": phase_mean([row.get("format_rate") for row in d["metrics"]], 0.9, 1.0),
-                 "entropy_last10": phase_mean([row.get("entropy") for row in d["metrics"]], 0.9, 1.0)} for d in runs]  # fmt: skip
+                 "maj_at_16": d["eval"].get("maj@16"), **phases(d["metrics"])} for d in runs]  # fmt: skip
     return summary, {"conflict_share_pos": source, "start": start, "training": training}
+
+
+def phases(metrics: list[dict]) -> dict[str, float | None]:
+    """One run's training figures: format over the last 10% of logged steps, accuracy and entropy over the
+    first and last 10%, GTPO's conflict share of positive completions over the first 10% (None for GRPO)."""
+
+    def col(key):
+        return [row.get(key) for row in metrics]
+
+    return {"format_last10": phase_mean(col("format_rate"), 0.9, 1.0),
+            "accuracy_first10": phase_mean(col("accuracy"), 0.0, 0.1), "accuracy_last10": phase_mean(col("accuracy"), 0.9, 1.0),
+            "entropy_first10": phase_mean(col("entropy"), 0.0, 0.1), "entropy_last10": phase_mean(col("entropy"), 0.9, 1.0),
+            "conflict_first10": phase_mean(col("conflict_frac_pos"), 0.0, 0.1)}  # fmt: skip
 
 
 def mean_std(values: list[float]) -> str:
@@ -141,12 +154,16 @@ def markdown(summary: dict, sources: dict) -> str:
             diff = ["-", "-"] if config == "grpo" else [paired(rs, ref, k) for k in ("accuracy", "pass_at_16")]
             seeds = ",".join(str(r["seed"]) for r in rs)
             lines.append(f"| {config} | {lr:g} | {seeds} | " + " | ".join(cols + diff) + " |")
-        lines += ["", "Per run, training samples: format rate and entropy (nats/token) over the last 10% of steps, and the "
-                  "first step whose format rate fell below 0.5.", "",
-                  "| config | lr | seed | format, last 10% | entropy, last 10% | format < 0.5 first at step |", "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += ["", "Per run: held-out maj@16, and from the training samples the format rate over the last 10% of steps, "
+                  "accuracy and entropy (nats/token) over the first -> last 10%, GTPO's conflict share of positive "
+                  "completions over the first 10%, and the first step whose format rate fell below 0.5.", "",
+                  "| config | lr | seed | maj@16 | format, last 10% | accuracy, first -> last 10% | entropy, first -> last 10% "
+                  "| conflict share, first 10% | format < 0.5 first at step |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for t in src["training"]:
-            vals = [f"{t[k]:.3f}" if t[k] is not None else "-" for k in ("format_last10", "entropy_last10")]
-            lines.append(f"| {t['config']} | {t['lr']:g} | {t['seed']} | {vals[0]} | {vals[1]} | {t['broke_at'] or 'never'} |")
+            f = {k: num(v) for k, v in t.items() if k not in ("config", "lr", "seed", "broke_at")}
+            lines.append(f"| {t['config']} | {t['lr']:g} | {t['seed']} | {f['maj_at_16']} | {f['format_last10']} | "
+                         f"{f['accuracy_first10']} -> {f['accuracy_last10']} | {f['entropy_first10']} -> {f['entropy_last10']} | "
+                         f"{f['conflict_first10']} | {t['broke_at'] or 'never'} |")  # fmt: skip
         lines.append("")
     return "\n".join(lines)
 

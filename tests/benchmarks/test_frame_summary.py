@@ -19,9 +19,11 @@ def archived(folder: Path, name: str, seed: int, lr: str, acc: float, fmt: float
              fmts: list | None = None) -> None:
     run = folder / f"{name}-s{seed}-{lr}"
     run.mkdir(parents=True)
-    evaluation = {"accuracy": acc, "format_rate": fmt, **({"pass@16": pass16} if pass16 is not None else {})}
+    evaluation = {"accuracy": acc, "format_rate": fmt, **({"pass@16": pass16, "maj@16": 0.625} if pass16 is not None else {})}
     fmts = fmts or [1.0] * len(conflicts)
-    metrics = [{"step": i + 1, "conflict_frac_pos": c, "format_rate": f, "entropy": 0.5} for i, (c, f) in
+    n = len(conflicts)  # training accuracy rises from 0.25 (first 10%) to 0.75 (last 10%) with 20 steps
+    metrics = [{"step": i + 1, "conflict_frac_pos": c, "format_rate": f, "entropy": 0.5,
+                "accuracy": 0.25 if i < n // 10 else 0.75 if i >= n - n // 10 else 0.5} for i, (c, f) in
                enumerate(zip(conflicts, fmts, strict=True))]  # fmt: skip
     argv = ["--algo", "gtpo", "--learning_rate", "1e-4", "--learning_rate", lr, "--seed", str(seed)]
     (run / "done.json").write_text(json.dumps({"name": name, "seed": seed, "argv": argv, "eval": evaluation,
@@ -55,8 +57,10 @@ def test_summary_schema_and_values(fs, tmp_path):
     # Paired by seed: accuracy gtpo - grpo = (0.1, 0.3) -> +0.200 +- 0.100; pass@16 has one shared seed.
     assert "| gtpo | 0.001 | 0,1 | 0.600 ± 0.141 | 0.950 ± 0.071 | 0.850 ± 0.071 | +0.200 ± 0.100 (2 seeds) | +0.100 (1 seed) |" in md
     assert "| grpo | 0.0001 | 0 | 0.300 | 0.900 | 0.600 | - | - |" in md  # no GRPO-at-1e-4 pairing across lrs
-    # format over the last 10% (steps 19-20: 0.2) and the first step below 0.5 (step 6)
-    assert "| grpo | 0.001 | 1 | 0.200 | 0.500 | 6 |" in md and "| gtpo | 0.001 | 0 | 1.000 | 0.500 | never |" in md
+    # format over the last 10% (steps 19-20: 0.2), accuracy and entropy first -> last 10% (steps 1-2 -> 19-20),
+    # the conflict share over steps 1-2 ((0.1 + 0.3) / 2 = 0.2; none for GRPO) and the first step below 0.5 (step 6)
+    assert "| grpo | 0.001 | 1 | - | 0.200 | 0.250 -> 0.750 | 0.500 -> 0.500 | - | 6 |" in md
+    assert "| gtpo | 0.001 | 0 | 0.625 | 1.000 | 0.250 -> 0.750 | 0.500 -> 0.500 | 0.200 | never |" in md
     json.dumps(summary)  # plain JSON
 
 
