@@ -97,3 +97,25 @@ def test_pass_at_k_from_committed_samples(cdf, repo):
     assert cdf.sample_passk("runs/x-s*/eval/samples.jsonl", 2)(repo) == [0.5, 1.0]
     ones = lambda root: [1.0, 1.0]  # noqa: E731
     assert cdf.paired_values(ones, cdf.sample_passk("runs/x-s*/eval/samples.jsonl", 2))(repo) == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(("diffs", "t", "p"), [
+    ([0.109375, 0.046875], 2.5, 0.242238),  # 1 df: p = 1 - 2 atan(2.5) / pi
+    ([0.1, 0.2, 0.3], 3.4641, 0.074180),    # mean 0.2, SE 0.1 / sqrt 3, t = 2 sqrt 3; 2 df: 1 - t / sqrt 14
+])
+def test_t_test_closed_forms(tmp_path, diffs, t, p):
+    df = load("doc_figures")
+    n, mean = len(diffs), sum(diffs) / len(diffs)
+    se = (sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) ** 0.5
+    (tmp_path / df.MAP).parent.mkdir(parents=True)
+    (tmp_path / df.MAP).write_text(json.dumps({"suites": {"s": {"pass@1": {"n": n, "mean": mean, "se": se}}}}))
+    get_t, get_p = df.t_test("s", 1)
+    assert get_t(tmp_path) == pytest.approx(t, abs=1e-4) and get_p(tmp_path) == pytest.approx(p, abs=1e-6)
+
+
+def test_t_test_refuses_other_seed_counts(tmp_path):
+    df = load("doc_figures")
+    (tmp_path / df.MAP).parent.mkdir(parents=True)
+    (tmp_path / df.MAP).write_text(json.dumps({"suites": {"s": {"pass@16": {"n": 4, "mean": 0.1, "se": 0.05}}}}))
+    with pytest.raises(ValueError, match="2-3 seeds, the map has 4"):
+        df.t_test("s", 16)[1](tmp_path)
