@@ -116,9 +116,10 @@ def vote(sid: str, k: int, side: str):
     return mp(sid, k, side)
 
 
-def with_se(root: Path, k: int, lr: float, min_seeds: int = 2) -> list[dict]:
-    """The pass@k differences of the map's suites at `lr` with an SE over at least `min_seeds` seeds."""
-    return [p for r in suites(root).values() if r["lr"] == lr and (p := r[f"pass@{k}"]) and p["se"] and p["n"] >= min_seeds]
+def with_se(root: Path, k: int, lr: float | None = None, min_seeds: int = 2) -> list[dict]:
+    """The pass@k differences of the map's suites (at `lr` when given) with an SE over at least `min_seeds` seeds."""
+    return [p for r in suites(root).values()
+            if (lr is None or r["lr"] == lr) and (p := r[f"pass@{k}"]) and p["se"] and p["n"] >= min_seeds]  # fmt: skip
 
 
 def t_test(sid: str, k: int):
@@ -144,11 +145,12 @@ def t_test(sid: str, k: int):
     return t, two_sided
 
 
-def ratio_range(k: int):
-    """min and max |mean| / SE over every suite of the map with a pass@k difference and an SE."""
+def ratio_range(k: int, lr: float | None = None, min_seeds: int = 2):
+    """min and max |mean| / SE over the map's suites with a pass@k difference and an SE over at least
+    `min_seeds` seeds (at `lr` when given)."""
 
     def ratios(root):
-        return [abs(p["mean"]) / p["se"] for r in suites(root).values() if (p := r[f"pass@{k}"]) and p["se"]]
+        return [abs(p["mean"]) / p["se"] for p in with_se(root, k, lr, min_seeds)]
 
     return (lambda root: min(ratios(root))), (lambda root: max(ratios(root)))
 
@@ -214,7 +216,7 @@ FIGURES += [
            [*at(SMOL_MAP, 16), n_seeds(SMOL_MAP), *at(TINY4_MAP, 16), vote(TINY4_MAP, 16, "lower"),
             share(EXPL4_MAP), value(FRAME_START, "median_completion_tokens"), mp(EXPL4_MAP, 16), mp(EXPL4_MAP, 16, "se"),
             vote(EXPL4_MAP, 16, "higher"), lambda root: float(len(with_se(root, 1, 1e-4, 3))),
-            lambda root: max(abs(p["mean"]) / p["se"] for p in with_se(root, 1, 1e-4, 3))]),
+            ratio_range(1, 1e-4, 3)[1]]),
     Figure(README, "Where training broke (lr 1e-3) the signs reversed: pass@16 {} ± {} on `arith` (share {}, {} seeds), "
            "{} ± {} on `explain` ({} seeds). Each of these pass@16 differences is {}-{} SE; the axis holds two small "
            "models, one task at each end and no suite between {} and {}:",
@@ -443,17 +445,16 @@ FIGURES += [
            "seeds). Three suites with 5-6 seeds, each {}-{} SE from zero. SmolLM2 on `explain` (share {}, {} seeds so far) is "
            "level-to-positive, {} ± {} ({} and {}): not yet on either side.",
            [share(SMOL_MAP), n_seeds(SMOL_MAP), share(TINY4_MAP), n_seeds(TINY4_MAP), share(EXPL4_MAP), n_seeds(EXPL4_MAP),
-            lambda root: min(abs(p["mean"]) / p["se"] for p in with_se(root, 16, 1e-4, 5)),
-            lambda root: max(abs(p["mean"]) / p["se"] for p in with_se(root, 16, 1e-4, 5)),
+            *ratio_range(16, 1e-4, 5),
             share(SMOLX), n_seeds(SMOLX), mp(SMOLX, 16), mp(SMOLX, 16, "se"),
             *(value(MAP, "suites", SMOLX, "pass@16", "diffs", i) for i in (0, 1))]),
     Figure("docs/results.md", "the four of them at lr 1e-4 are each within {} SE of zero. SmolLM2 on `explain` ({} seeds so far) "
            "had GTPO higher at pass@1 in both ({} and {}; {} ± {}); with one degree of freedom that is not yet a measured "
            "difference (t = {}, p = {}, weaker evidence than the {} SE over 6 seeds",
-           [lambda root: max(abs(p["mean"]) / p["se"] for p in with_se(root, 1, 1e-4, 3)), n_seeds(SMOLX),
+           [ratio_range(1, 1e-4, 3)[1], n_seeds(SMOLX),
             value(MAP, "suites", SMOLX, "pass@1", "diffs", 0), value(MAP, "suites", SMOLX, "pass@1", "diffs", 1),
             mp(SMOLX, 1), mp(SMOLX, 1, "se"), *t_test(SMOLX, 1),
-            lambda root: max(abs(p["mean"]) / p["se"] for p in with_se(root, 1, 1e-4, 3))]),
+            ratio_range(1, 1e-4, 3)[1]]),
     Figure("docs/results.md", "GTPO ahead on `arith` (pass@1 {} ± {} and pass@16 {} ± {} in the 2026-12-02 suite), behind on "
            "`explain` ({} ± {} and {} ± {}, {} seeds;",
            [mp(TINY3_MAP, 1), mp(TINY3_MAP, 1, "se"), mp(TINY3_MAP, 16), mp(TINY3_MAP, 16, "se"), mp(EXPL3_MAP, 1),
@@ -510,24 +511,24 @@ FIGURES += [
 ]
 
 
+def frame_model_runs_of(root: Path, model: str) -> list[dict]:
+    """The finished frame-regime runs of `model` in docs/img/frame-regime/summary.json."""
+    return json.loads((root / "docs/img/frame-regime/summary.json").read_text())[model]["runs"]
+
+
 def frame_model_runs(model: str, config: str, key: str, seed: int):
     """`key` of the finished frame-regime run of `config` and `seed` for `model` (summary.json)."""
 
     def get(root):
-        runs = json.loads((root / "docs/img/frame-regime/summary.json").read_text())[model]["runs"]
-        (run,) = [r for r in runs if r["config"] == config and r["seed"] == seed]
+        (run,) = [r for r in frame_model_runs_of(root, model) if r["config"] == config and r["seed"] == seed]
         return run[key]
 
     return get
 
+
 def smol_format_range_end(which):
     """min or max held-out format rate over the finished SmolLM2 `explain` runs (summary.json)."""
-
-    def get(root):
-        runs = json.loads((root / "docs/img/frame-regime/summary.json").read_text())["smollm2"]["runs"]
-        return which(r["format_rate"] for r in runs)
-
-    return get
+    return lambda root: which(r["format_rate"] for r in frame_model_runs_of(root, "smollm2"))
 
 
 smol_format_range = (smol_format_range_end(min), smol_format_range_end(max))

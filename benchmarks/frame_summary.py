@@ -76,8 +76,9 @@ def run_entry(d: dict) -> dict:
 
 def model_summary(start: dict | None, runs: list[dict]) -> tuple[dict, dict]:
     """(the schema's M, where its start figures came from)."""
-    early = [phase_mean([row.get("conflict_frac_pos") for row in d["metrics"]], 0.0, 0.1) for d in runs if d["name"] == "gtpo"]
-    early = [v for v in early if v is not None]
+    training = [{"config": d["name"], "lr": d["lr"], "seed": int(d["seed"]), "broke_at": broke_at(d),
+                 "maj_at_16": d["eval"].get("maj@16"), **phases(d["metrics"])} for d in runs]  # fmt: skip
+    early = [t["conflict_first10"] for t in training if t["config"] == "gtpo" and t["conflict_first10"] is not None]
     if early:
         share, source = sum(early) / len(early), f"gtpo/conflict_frac_pos, first 10% of {len(early)} GTPO run(s)"
     elif start is not None and start.get("conflict_share_pos") is not None:
@@ -86,8 +87,6 @@ def model_summary(start: dict | None, runs: list[dict]) -> tuple[dict, dict]:
         share, source = None, "none yet"
     median = None if start is None else float(start["median_completion_tokens"])
     summary = {"median_completion_tokens": median, "conflict_share_pos": share, "runs": [run_entry(d) for d in runs]}
-    training = [{"config": d["name"], "lr": d["lr"], "seed": int(d["seed"]), "broke_at": broke_at(d),
-                 "maj_at_16": d["eval"].get("maj@16"), **phases(d["metrics"])} for d in runs]  # fmt: skip
     return summary, {"conflict_share_pos": source, "start": start, "training": training}
 
 
